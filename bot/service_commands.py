@@ -1,0 +1,46 @@
+"""CLI commands that run or prepare the service: serve, db upgrade."""
+
+from __future__ import annotations
+
+import click
+
+from bot.config import get_settings
+from bot.retrieval.ingest import index_exists, ingest
+from bot.storage.migrate import upgrade
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Default: TONGBAN_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: TONGBAN_PORT (8000).")
+@click.option("--workers", default=None, type=int, help="Default: TONGBAN_WORKERS (1).")
+def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Start the web service (migrates the database and builds the index first if missing)."""
+    import uvicorn
+
+    settings = get_settings()
+    upgrade(settings)
+    if not index_exists(settings):
+        click.echo("knowledge index missing: building it once (about a minute)…")
+        report = ingest(settings)
+        click.echo(report.summary())
+    uvicorn.run(
+        "handlers.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade_command(revision: str) -> None:
+    """Apply Alembic migrations."""
+    upgrade(get_settings(), revision)
+    click.echo(f"database at {revision}")

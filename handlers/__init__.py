@@ -1,0 +1,1 @@
+"""Channel adapters: they speak a channel's protocol and call bot.pipeline."""

@@ -1,0 +1,94 @@
+"""Shared fixtures: settings in a temp data dir, SQLite + PostgreSQL databases, one built index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.config import PROJECT_ROOT, Settings
+
+PG_ADMIN_URL = os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means: skip the PostgreSQL runs, saying why
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).strip().splitlines()[0]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def tmp_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings whose database is a fresh SQLite file, or a fresh schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield Settings(data_dir=tmp_path / "var")
+        return
+    reason = pg_available()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
+    try:
+        yield Settings(data_dir=tmp_path / "var", database_url=url)
+    finally:
+        from bot.storage.db import engine_for
+
+        engine_for(url).dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The full shipped knowledge base, ingested once for the whole test session."""
+    from bot.retrieval.ingest import ingest
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("built") / "var")
+    report = ingest(settings)
+    assert report.chunks > 0 and not report.errors, report.errors
+    return settings
+
+
+@pytest.fixture(scope="session")
+def knowledge_index(built_settings: Settings):
+    from bot.retrieval.search import KnowledgeIndex
+
+    return KnowledgeIndex(built_settings)
+
+
+@pytest.fixture
+def small_knowledge(tmp_path: Path) -> Path:
+    """A copy of one policy document and three articles, for fast ingestion tests."""
+    root = tmp_path / "knowledge"
+    (root / "policy").mkdir(parents=True)
+    (root / "outreach").mkdir()
+    src = PROJECT_ROOT / "knowledge"
+    shutil.copy(src / "policy" / "yunxi-left-behind-care-3year.txt", root / "policy")
+    docs = (src / "policy" / "documents.yaml").read_text("utf-8")
+    entry = docs[docs.index("- id: yunxi-left-behind-care-3year"):]
+    (root / "policy" / "documents.yaml").write_text(entry, "utf-8")
+    for name in sorted(p.name for p in (src / "outreach").glob("*.md") if p.name != "FORMAT.md")[:3]:
+        shutil.copy(src / "outreach" / name, root / "outreach" / name)
+    return root
