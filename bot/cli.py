@@ -37,6 +37,8 @@ main.add_command(ingest_command, name="ingest")
 main.add_command(search_command, name="search")
 eval_group.add_command(eval_retrieval_command, name="retrieval")
 from bot.service_commands import db_group, serve_command  # noqa: E402
+from knowledge.commands import lint_knowledge_command  # noqa: E402
 
 main.add_command(serve_command, name="serve")
 main.add_command(db_group, name="db")
+main.add_command(lint_knowledge_command, name="lint-knowledge")

@@ -1,0 +1,133 @@
+"""Checks outreach articles against the house rules in knowledge/outreach/FORMAT.md."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import IngestError
+from knowledge.outreach import AUDIENCES, REQUIRED_SECTIONS, TOPICS, Article, parse_article
+
+ONE_LINER_MAX = 40
+STEPS_MAX = 5
+STEP_CHARS_MAX = 30
+SENTENCE_AVG_MAX = 25
+QUESTIONS_MIN = 4
+STOCK_PHRASES = (
+    "贯彻落实", "统筹推进", "压实责任", "全面加强", "高度重视", "切实做好", "健全机制", "进一步加强",
+    "扎实推进", "全面落实", "着力提升", "深入开展", "有效提升", "全方位", "多层次",
+)
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SENTENCE_SPLIT_RE = re.compile(r"[。！？；!?;\n]+")
+_MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.．、)])\s*")
+# Document titles may contain stock phrases (《关于进一步加强…的意见》); only our own wording is checked.
+_TITLE_RE = re.compile(r"《[^》]*》")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def visible_length(text: str) -> int:
+    """Characters a reader sees: spaces do not count."""
+    return len("".join(text.split()))
+
+
+def sentences(text: str) -> list[str]:
+    parts = (_MARK_RE.sub("", s).strip() for s in _SENTENCE_SPLIT_RE.split(text))
+    return [p for p in parts if visible_length(p) >= 2]
+
+
+def _front_line(article: Article, key: str) -> int:
+    for number, line in enumerate(article.path.read_text("utf-8").splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return number
+    return 1
+
+
+def check_article(article: Article) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(line: int, message: str) -> None:
+        problems.append(Problem(article.path, line, message))
+
+    if not _ID_RE.match(article.id):
+        add(_front_line(article, "id"), f"id {article.id!r} must be lower-case letters, digits and hyphens")
+    if article.path.stem != article.id:
+        add(_front_line(article, "id"), f"id {article.id!r} must equal the file name {article.path.stem!r}")
+    if article.topic not in TOPICS:
+        add(_front_line(article, "topic"), f"topic {article.topic!r} is not one of {', '.join(TOPICS)}")
+    unknown = [a for a in article.audience if a not in AUDIENCES]
+    if not article.audience or unknown:
+        add(_front_line(article, "audience"), f"audience must be some of {', '.join(AUDIENCES)}")
+    if len(article.questions) < QUESTIONS_MIN:
+        add(_front_line(article, "questions"), f"needs at least {QUESTIONS_MIN} questions, has {len(article.questions)}")
+    if not article.sources:
+        add(_front_line(article, "sources"), "sources must not be empty")
+    if not re.match(r"^\d{4}-\d{2}-\d{2}$", article.reviewed):
+        add(_front_line(article, "reviewed"), "reviewed must be a date like 2026-11-22")
+    for name in REQUIRED_SECTIONS:
+        if name not in article.sections:
+            add(article.body_start_line, f"missing section '## {name}'")
+    line_of = article.section_lines
+    if "一句话" in article.sections and visible_length(article.one_liner) > ONE_LINER_MAX:
+        add(line_of["一句话"], f"一句话 has {visible_length(article.one_liner)} characters (at most {ONE_LINER_MAX})")
+    if "怎么做" in article.sections:
+        steps = article.steps
+        if not steps:
+            add(line_of["怎么做"], "怎么做 needs numbered steps (1. …)")
+        if len(steps) > STEPS_MAX:
+            add(line_of["怎么做"], f"怎么做 has {len(steps)} steps (at most {STEPS_MAX})")
+        for number, step in enumerate(steps, 1):
+            if visible_length(step) > STEP_CHARS_MAX:
+                add(line_of["怎么做"] + number, f"step {number} has {visible_length(step)} characters (at most {STEP_CHARS_MAX})")
+    body = "\n".join(text for name, text in article.sections.items() if name != "出处")
+    said = sentences(body)
+    if said:
+        average = sum(visible_length(s) for s in said) / len(said)
+        if average > SENTENCE_AVG_MAX:
+            add(article.body_start_line, f"sentences average {average:.1f} characters (at most {SENTENCE_AVG_MAX})")
+    text = article.path.read_text("utf-8").splitlines()
+    for number, line in enumerate(text, 1):
+        own_words = _TITLE_RE.sub("", line)
+        for phrase in STOCK_PHRASES:
+            if phrase in own_words:
+                add(number, f"policy stock phrase {phrase!r}: say what to do in plain words")
+        if line.lstrip().startswith("|") and line.count("|") >= 2:
+            add(number, "no tables: use short sentences or a numbered list")
+    return problems
+
+
+def lint_folder(folder: Path) -> tuple[int, list[Problem]]:
+    """(articles checked, problems) for every article in `folder`, including cross-article checks."""
+    problems: list[Problem] = []
+    articles: list[Article] = []
+    for path in sorted(folder.glob("*.md")):
+        if path.name in ("FORMAT.md", "README.md"):
+            continue
+        try:
+            articles.append(parse_article(path))
+        except IngestError as exc:
+            problems.append(Problem(path, 1, str(exc).split(": ", 1)[-1]))
+    ids: dict[str, Path] = {}
+    questions: dict[str, Path] = {}
+    for article in articles:
+        problems.extend(check_article(article))
+        if article.id in ids:
+            problems.append(Problem(article.path, _front_line(article, "id"),
+                                    f"duplicate id {article.id!r} (also in {ids[article.id].name})"))
+        ids.setdefault(article.id, article.path)
+        for question in article.questions:
+            key = "".join(question.split())
+            if key in questions and questions[key] != article.path:
+                problems.append(Problem(article.path, _front_line(article, "questions"),
+                                        f"question {question!r} also in {questions[key].name}"))
+            questions.setdefault(key, article.path)
+    return len(articles), problems

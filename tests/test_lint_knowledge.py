@@ -1,0 +1,62 @@
+"""`tongban lint-knowledge`: the shipped corpus passes, and each rule catches what it should."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.config import PROJECT_ROOT
+from knowledge.lint import lint_folder
+from tests.test_outreach_loader import GOOD
+
+
+def test_shipped_corpus_passes() -> None:
+    count, problems = lint_folder(PROJECT_ROOT / "knowledge" / "outreach")
+    assert count >= 70
+    assert [str(p) for p in problems] == []
+
+
+def test_cli_exit_status(tmp_path: Path) -> None:
+    (tmp_path / "test-article.md").write_text(GOOD, "utf-8")
+    ok = CliRunner().invoke(main, ["lint-knowledge", "--dir", str(tmp_path)])
+    assert ok.exit_code == 0 and "1 articles checked, 0 problem(s)" in ok.output
+    (tmp_path / "test-article.md").write_text(GOOD.replace("topic: eyes", "topic: weather"), "utf-8")
+    bad = CliRunner().invoke(main, ["lint-knowledge", "--dir", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert f"{tmp_path / 'test-article.md'}:4: topic 'weather'" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t.replace("每天在外面玩够 2 小时。", "每" * 41), "一句话 has 41 characters"),
+        (lambda t: t.replace("2. 第二步。", "\n".join(f"{i}. 第{i}步。" for i in range(2, 8))), "怎么做 has 7 steps"),
+        (lambda t: t.replace("2. 第二步。", "2. " + "长" * 31), "step 2 has 31 characters"),
+        (lambda t: t.replace("  - 问题四\n", ""), "at least 4 questions"),
+        (lambda t: t.replace("sources:\n  - 《某指南》", "sources: []"), "no 'sources'"),
+        (lambda t: t.replace("## 要警惕", "## 别的"), "missing section '## 要警惕'"),
+        (lambda t: t.replace("1. 第一步。", "1. 要统筹推进。"), "stock phrase '统筹推进'"),
+        (lambda t: t.replace("## 出处", "| a | b |\n\n## 出处"), "no tables"),
+        (lambda t: t.replace("看不清黑板要查视力。", "，".join(["看不清黑板要查视力"] * 12) + "。"), "sentences average"),
+        (lambda t: t.replace("id: test-article", "id: other-name"), "must equal the file name"),
+    ],
+)
+def test_each_rule(tmp_path: Path, change, expected: str) -> None:
+    (tmp_path / "test-article.md").write_text(change(GOOD), "utf-8")
+    _, problems = lint_folder(tmp_path)
+    assert any(expected in p.message for p in problems), [p.message for p in problems]
+
+
+def test_document_titles_may_contain_stock_phrases(tmp_path: Path) -> None:
+    text = GOOD.replace("《某指南》", "《关于进一步加强儿童保障工作的意见》")
+    (tmp_path / "test-article.md").write_text(text, "utf-8")
+    assert lint_folder(tmp_path)[1] == []
+
+
+def test_duplicate_ids_and_questions_across_articles(tmp_path: Path) -> None:
+    (tmp_path / "test-article.md").write_text(GOOD, "utf-8")
+    (tmp_path / "copy.md").write_text(GOOD, "utf-8")
+    messages = [p.message for p in lint_folder(tmp_path)[1]]
+    assert any("duplicate id" in m for m in messages)
+    assert any("also in" in m and "问题一" in m for m in messages)
