@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.retrieval.ingest import ingest
 from bot.retrieval.search import KnowledgeIndex
 from knowledge.loader import load_corpus
+from stats import percentile
 
 
 def rss_mb() -> float:
@@ -27,10 +28,6 @@ def rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def main() -> None:

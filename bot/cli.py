@@ -38,7 +38,15 @@ main.add_command(search_command, name="search")
 eval_group.add_command(eval_retrieval_command, name="retrieval")
 from bot.service_commands import db_group, serve_command  # noqa: E402
 from knowledge.commands import lint_knowledge_command  # noqa: E402
+from bot.answer.commands import ask_command, chat_command, eval_answers_command  # noqa: E402
 
 main.add_command(serve_command, name="serve")
 main.add_command(db_group, name="db")
 main.add_command(lint_knowledge_command, name="lint-knowledge")
+main.add_command(ask_command, name="ask")
+main.add_command(chat_command, name="chat")
+eval_group.add_command(eval_answers_command, name="answers")
+from bot.safety.cli import eval_triage_command, triage_command  # noqa: E402
+
+main.add_command(triage_command, name="triage")
+eval_group.add_command(eval_triage_command, name="triage")

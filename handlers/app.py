@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from bot.config import Settings, get_settings
 from bot.errors import TongbanError
+from bot.pipeline import Conversation
 from bot.storage.db import get_engine
 from bot.storage.migrate import upgrade
 
@@ -28,6 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="童伴 Tongban", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.conversation = Conversation(settings)
+
+    from handlers.api import router as api_router
+
+    app.include_router(api_router)
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

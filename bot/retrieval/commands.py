@@ -11,7 +11,8 @@ import click
 from tqdm import tqdm
 
 from bot.config import PROJECT_ROOT, get_settings
-from bot.retrieval.evaluate import evaluate_retrieval, read_jsonl
+from bot.jsonl import read_jsonl
+from bot.retrieval.evaluate import evaluate_retrieval
 from bot.retrieval.ingest import ingest
 from bot.retrieval.search import KnowledgeIndex
 

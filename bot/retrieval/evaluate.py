@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from bot.errors import TongbanError
 from bot.retrieval.search import Hit, KnowledgeIndex
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Lines of a JSONL file; a bad line raises with its number."""
-    items = []
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise TongbanError(f"cannot read {path}: {exc.strerror}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise TongbanError(f"{path.name}:{number}: not valid JSON ({exc.msg})") from exc
-    return items
 
 
 def _norm(text: str) -> str:

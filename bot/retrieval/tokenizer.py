@@ -39,6 +39,12 @@ def tokenize(text: str) -> list[str]:
     return words + [b for b in bigrams if b not in stop]
 
 
+def words(text: str) -> list[str]:
+    """jieba words only (no bigrams): for weighing how much of a question a passage answers."""
+    stop = _stopwords()
+    return [tok.lower() for tok in _tokenizer().cut(text) if _WORD_RE.search(tok) and tok not in stop]
+
+
 def warm_up() -> None:
     """Loads jieba's dictionary now rather than on the first query."""
     tokenize("预热")

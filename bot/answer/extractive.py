@@ -1,0 +1,195 @@
+"""The default composer: builds the reply from retrieved material, no model needed.
+
+An outreach article that matches gives its 一句话 and 怎么做. A policy passage gives the sentences that best
+match the question, rewritten plainly, so the concrete facts (numbers, names of services) reach the reader.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+
+from bot.answer.model import Composed, Source
+from bot.answer.plain import asks_who, plain_sentence, plain_table_row
+from bot.retrieval.expand import expand_query
+from bot.retrieval.search import Hit, KnowledgeIndex
+from bot.retrieval.tokenizer import tokenize, words
+from knowledge.outreach import Article
+from knowledge.policy_chunker import split_sentences
+
+_QUANTITY_RE = re.compile(r"几|多少|多久|多长|多大|多远|哪年|什么时候|啥时候|哪天|频次|次数")
+_NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?:次|天|周|个|名|小时|分钟|岁|月|年|项|场|元|所|人)")
+_TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$")
+POLICY_HITS = 4
+BODY_BUDGET = 210
+# How much of the question a policy line must match to be added under an article's answer.
+EXTRA_LINE_MIN_SCORE = 0.2
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    hit: Hit
+    rank: int
+    order: int
+    score: float
+
+
+class ExtractiveComposer:
+    """Composes from hits; needs the index (for term weights) and the parsed articles."""
+
+    name = "extractive"
+
+    def __init__(self, index: KnowledgeIndex, articles: dict[str, Article], place_names: dict[str, str]) -> None:
+        self.index = index
+        self.settings = index.settings
+        self.articles = articles
+        self.place_names = place_names  # policy doc id -> short place name used in replies
+
+    @cached_property
+    def _document_frequency(self) -> tuple[Counter[str], int]:
+        counts: Counter[str] = Counter()
+        for chunk in self.index.chunks:
+            counts.update(set(chunk["tokens"]))
+        return counts, max(len(self.index.chunks), 1)
+
+    def idf(self, token: str) -> float:
+        counts, total = self._document_frequency
+        return math.log(1 + total / (1 + counts.get(token, 0)))
+
+    def support(self, question: str, hits: list[Hit]) -> float:
+        """Share of the question's weighted words that the best of the top hits contains (0..1)."""
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in asked)
+        if not asked or not hits or total == 0:
+            return 0.0
+        best = 0.0
+        for hit in hits[:3]:
+            chunk_tokens = set(tokenize(f"{hit.metadata.get('short_title', '')}{hit.section}{hit.text}"))
+            best = max(best, sum(self.idf(t) for t in asked & chunk_tokens) / total)
+        return best
+
+    def confident(self, question: str, hits: list[Hit]) -> bool:
+        """Whether the material answers the question well enough to say anything (else: 'not covered')."""
+        if not hits:
+            return False
+        support = self.support(question, hits)
+        similarity = hits[0].similarity
+        if similarity is None:  # keyword-only (vector store down): words must carry it alone
+            return support >= self.settings.answer_min_support_keyword_only
+        if similarity >= self.settings.answer_sure_similarity:
+            return True
+        return similarity >= self.settings.answer_min_similarity and support >= self.settings.answer_min_support
+
+    def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None) -> Composed:
+        named_docs = named_docs or set()
+        if not self.confident(question, hits):
+            return Composed(body="", grounded=False)
+        top = hits[0]
+        if top.metadata["kind"] == "outreach" and top.doc_id in self.articles and not named_docs:
+            return self._from_article(question, top, hits)
+        policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
+        if not policy:
+            return self._from_article(question, top, hits)
+        return self._from_policy(question, policy)
+
+    def _from_article(self, question: str, top: Hit, hits: list[Hit]) -> Composed:
+        article = self.articles[top.doc_id]
+        sources = [Source(article.id, article.title, top.section, "outreach")]
+        body = article.one_liner
+        # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding.
+        extra = self._best_extra_line(question, [h for h in hits[1:4] if h.metadata["kind"] == "policy"])
+        if extra:
+            body = f"{body}\n{extra[0]}"
+            sources.append(extra[1])
+        evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
+        return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _best_extra_line(self, question: str, other_hits: list[Hit]) -> tuple[str, Source] | None:
+        if not other_hits:
+            return None
+        candidates = self._candidates(question, other_hits)
+        if not candidates or candidates[0].score < EXTRA_LINE_MIN_SCORE:
+            return None
+        best = candidates[0]
+        text = self._with_place(best.hit, best.text) if best.hit.metadata["kind"] == "policy" else best.text
+        return text, self._source(best.hit)
+
+    def _from_policy(self, question: str, hits: list[Hit]) -> Composed:
+        """The best passage, plainly rewritten (weakest sentences dropped to fit), plus the best line of
+        the next passages when there is room: chunks are short, so the passage itself is the answer."""
+        candidates = self._candidates(question, hits)
+        if not candidates:
+            return Composed(body="", grounded=False)
+        # Retrieval's first hit leads (it ranks passages better than word overlap does); its sentences
+        # are taken best first so a cut drops the weakest.
+        lead_rank = min(c.rank for c in candidates)
+        lead = [c for c in candidates if c.rank == lead_rank]
+        chosen: list[Candidate] = []
+        used = 0
+        for cand in lead:
+            if used + len(cand.text) <= BODY_BUDGET or not chosen:
+                chosen.append(cand)
+                used += len(cand.text)
+        floor = max(lead[0].score, candidates[0].score) * 0.6
+        for cand in candidates:
+            if cand.rank != lead_rank and cand.score >= floor and used + len(cand.text) <= BODY_BUDGET + 40:
+                chosen.append(cand)
+                used += len(cand.text)
+                break
+        chosen.sort(key=lambda c: (c.rank != lead_rank, c.rank, c.order))
+        body = self._with_place(chosen[0].hit, "".join(c.text for c in chosen))
+        sources = tuple(dict.fromkeys(self._source(c.hit) for c in chosen))
+        return Composed(body=body, sources=sources, evidence=tuple(h.text for h in hits))
+
+    def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        query = {t for t in words(expand_query(question)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in query) or 1.0
+        wants_number = bool(_QUANTITY_RE.search(question))
+        keep_who = asks_who(question)
+        out: list[Candidate] = []
+        for rank, hit in enumerate(hits):
+            is_table = hit.section.startswith("附件")
+            pieces = [hit.text] if is_table else split_sentences(hit.text)
+            label = hit.section.rsplit(" > ", 1)[-1]
+            for order, piece in enumerate(pieces):
+                if not is_table and order == 0 and (_TITLE_ONLY_RE.match(piece) or piece.rstrip("。") in label):
+                    continue  # an item's slogan title carries no fact
+                text = plain_table_row(piece, keep_who) if is_table else plain_sentence(piece, keep_who)
+                if len(text) < 6:
+                    continue
+                overlap = sum(self.idf(t) for t in query & set(tokenize(piece))) / total
+                score = overlap / (1 + 0.35 * rank)
+                if wants_number and _NUMBER_RE.search(text):
+                    score *= 1.3
+                if is_table:
+                    score *= 0.7  # target figures for officials; the main text says what families get
+                out.append(Candidate(text=text, hit=hit, rank=rank, order=order, score=score))
+        out.sort(key=lambda c: -c.score)
+        # Overlapping chunks repeat a sentence; keep its best-scored copy only.
+        seen: set[str] = set()
+        unique = []
+        for cand in out:
+            if cand.text not in seen:
+                seen.add(cand.text)
+                unique.append(cand)
+        return unique
+
+    def _with_place(self, hit: Hit, text: str) -> str:
+        place = self.place_names.get(hit.doc_id, "")
+        return f"在{place}，{text}" if place and not text.startswith(("在", place)) else text
+
+    def _source(self, hit: Hit) -> Source:
+        return Source(hit.doc_id, str(hit.metadata.get("short_title") or hit.title), short_section(hit.section),
+                      str(hit.metadata["kind"]))
+
+
+def short_section(section: str) -> str:
+    """The part of a section path a reader recognises: 「（四）明眸护眼行动」 rather than the whole path."""
+    parts = section.split(" > ")
+    if parts[0] == "附件" and len(parts) >= 3:
+        return parts[2]
+    return parts[1] if len(parts) >= 2 else parts[0]

@@ -1,0 +1,92 @@
+"""Escalation cases: one open case per user conversation, raised to red by a later red message.
+
+A case is written in the same transaction as the message that caused it, and that transaction commits
+before any reply is built (persist before you reply).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.safety import Triage
+from bot.storage.models import Case, CaseEvent, ChannelUser, Message, utcnow
+
+OPEN_STATUSES = ("open", "claimed", "in_progress", "follow_up")
+MANDATORY_REPORT_CATEGORIES = frozenset({"abuse", "sexual_abuse"})
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What happened to a case for one message: created, escalated, or a message added."""
+
+    case_id: int
+    created: bool
+    escalated: bool
+    severity: str
+
+
+def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
+    rows = session.execute(
+        select(Message.direction, Message.text, Message.created_at)
+        .where(Message.user_id == user_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"direction": d, "text": t, "at": c.isoformat()} for d, t, c in reversed(rows)]
+
+
+def open_case_for(session: Session, user_id: int) -> Case | None:
+    return session.scalar(
+        select(Case).where(Case.user_id == user_id, Case.status.in_(OPEN_STATUSES)).order_by(Case.id.desc()).limit(1)
+    )
+
+
+def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage) -> CaseChange:
+    """Creates or updates the user's open case for a red or yellow message (caller commits)."""
+    case = open_case_for(session, user.id)
+    evidence = list(triage.evidence)
+    if case is None:
+        case = Case(
+            user_id=user.id,
+            channel=user.channel,
+            severity=triage.level,
+            categories=list(triage.categories),
+            evidence=evidence,
+            reasons=list(triage.reasons),
+            status="open",
+            mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
+        )
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id, kind="created", payload={
+            "severity": triage.level, "categories": list(triage.categories),
+            "transcript": _transcript(session, user.id),
+        }))
+        message.case_id = case.id
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity)
+    escalated = triage.level == "red" and case.severity != "red"
+    case.severity = "red" if escalated else case.severity
+    case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
+    case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
+    case.reasons = list(dict.fromkeys([*case.reasons, *triage.reasons]))
+    case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
+    case.updated_at = utcnow()
+    session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
+        "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
+    }))
+    message.case_id = case.id
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity)
+
+
+def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:
+    """A green message in a conversation with an open case (「开玩笑的」) is added for a human to judge."""
+    case = open_case_for(session, user.id)
+    if case is None:
+        return None
+    session.add(CaseEvent(case_id=case.id, kind="message", payload={"message_id": message.id, "level": "green"}))
+    case.updated_at = utcnow()
+    message.case_id = case.id
+    return case.id

@@ -1,0 +1,45 @@
+"""Fixed-reply intents (greeting, thanks, menu, ask for a person, out of scope) before retrieval."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.prompts import prompt_text, prompt_yaml
+
+# A message about a child, a guardian or any topic we cover is never "out of scope", even if it mentions
+# the weather (「天热了怎么防中暑」) or shopping (「买什么牙膏给娃」).
+_IN_SCOPE_RE = re.compile(
+    r"孩子|娃|孙|崽|伢|儿子|女儿|闺女|宝宝|小孩|学生|儿童|少年|留守|学校|老师|爷爷|奶奶|外公|外婆|老人|"
+    r"吃|喝|眼|牙|病|药|疫苗|体检|身高|体重|发烧|心理|心情|哭|安全|溺水|中暑|农药|欺负|政策|补助|救助|低保|监护|照护"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    reply: str
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[tuple[str, str, tuple[re.Pattern[str], ...]], ...]:
+    table = prompt_yaml("intents.yaml")
+    return tuple(
+        (name, spec["reply"], tuple(re.compile(p, re.I) for p in spec.get("patterns", ())))
+        for name, spec in table.items()
+    )
+
+
+def detect_intent(text: str) -> Intent | None:
+    """The first fixed-reply intent that matches the normalised message, or None."""
+    stripped = text.strip()
+    if not stripped:
+        return Intent("empty", prompt_text("replies/menu.txt"))
+    for name, reply, patterns in _compiled():
+        if not any(p.search(stripped) for p in patterns):
+            continue
+        if name == "out_of_scope" and _IN_SCOPE_RE.search(stripped):
+            continue
+        return Intent(name, prompt_text(f"replies/{reply}"))
+    return None

@@ -1,0 +1,222 @@
+"""Conversation.handle(Inbound) -> Outcome: the only entry point channels call.
+
+Stages: normalise -> triage -> (persist message and case, commit) -> intents -> retrieve -> compose -> format.
+Red and yellow replies are fixed texts: they never wait on retrieval, an LLM or the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.answer.extractive import ExtractiveComposer
+from bot.answer.format import format_reply
+from bot.answer.llm import LLMComposer
+from bot.answer.model import Composed
+from bot.cases import CaseChange, attach_to_open_case, record_case
+from bot.config import Settings, get_settings
+from bot.intents import detect_intent
+from bot.memory import contextual_query, recent_turns, user_history
+from bot.notify import notify_red_case
+from bot.prompts import prompt_text
+from bot.retrieval.search import KnowledgeIndex
+from bot.safety import Triage, crisis_reply, triage
+from bot.storage.db import session_scope
+from bot.storage.models import ChannelUser, Message, utcnow
+from bot.text import normalize
+from knowledge.loader import load_corpus
+
+log = logging.getLogger(__name__)
+_ASKS_RE = re.compile(r"[？?]|怎么|咋|吗|什么|啥|哪|能不能|可不可以|要不要|是不是|多少|几")
+# A red message that also asks something (「…法院能管吗？」) gets the answer after the crisis text, but only
+# if it is ready by then: the crisis reply never waits longer than this for it.
+CRISIS_ANSWER_DEADLINE = 1.0
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a channel. `recognition` is WeChat's voice-to-text for voice messages."""
+
+    user_id: str
+    text: str
+    channel: str = "cli"
+    kind: str = "text"
+    msg_key: str | None = None
+    recognition: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply_text: str
+    level: str = "green"
+    case_id: int | None = None
+    sources: list[dict[str, str]] = field(default_factory=list)
+    grounded: bool = False
+    intent: str = "answer"
+    categories: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    composer: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reply": self.reply_text, "sources": self.sources, "level": self.level, "case_id": self.case_id,
+                "grounded": self.grounded}
+
+
+@dataclass
+class _Stored:
+    user: ChannelUser
+    message_id: int
+    history: list[str]
+    triage: Triage
+    case_id: int | None
+    change: CaseChange | None
+
+
+class Conversation:
+    """Holds the loaded index and composers; `handle` is safe to call from several threads."""
+
+    def __init__(self, settings: Settings | None = None, index: KnowledgeIndex | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._index = index
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisis-answer")
+
+    @cached_property
+    def index(self) -> KnowledgeIndex:
+        return self._index or KnowledgeIndex(self.settings)
+
+    @cached_property
+    def extractive(self) -> ExtractiveComposer:
+        corpus = load_corpus(self.settings.knowledge_dir)
+        places = {doc_id: meta.aliases[0] for doc_id, meta in corpus.policies.items() if meta.aliases}
+        return ExtractiveComposer(self.index, corpus.articles, places)
+
+    @cached_property
+    def llm(self) -> LLMComposer | None:
+        return LLMComposer.from_settings(self.settings) if self.settings.llm_base_url else None
+
+    # --- stages -------------------------------------------------------------------------------------------
+
+    def normalise(self, inbound: Inbound) -> tuple[str, bool]:
+        raw = inbound.recognition if inbound.kind == "voice" and inbound.recognition else inbound.text
+        text = normalize(raw or "")
+        limit = self.settings.max_input_chars
+        return (text[:limit], True) if len(text) > limit else (text, False)
+
+    def _store_inbound(self, session: Session, inbound: Inbound, text: str) -> _Stored:
+        user = session.scalar(
+            select(ChannelUser).where(ChannelUser.channel == inbound.channel, ChannelUser.external_id == inbound.user_id)
+        )
+        if user is None:
+            user = ChannelUser(channel=inbound.channel, external_id=inbound.user_id)
+            session.add(user)
+            session.flush()
+        user.last_seen_at = utcnow()
+        turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
+        history = user_history(turns)
+        result = triage(text, history)
+        message = Message(user_id=user.id, direction="in", text=text, msg_key=inbound.msg_key, level=result.level)
+        session.add(message)
+        session.flush()
+        change = record_case(session, user, message, result) if result.level in ("red", "yellow") else None
+        case_id = change.case_id if change else attach_to_open_case(session, user, message)
+        return _Stored(user, message.id, history, result, case_id, change)
+
+    def _duplicate(self, msg_key: str) -> Outcome:
+        with session_scope(self.settings) as session:
+            original = session.scalar(select(Message).where(Message.msg_key == msg_key))
+            reply = session.scalar(
+                select(Message).where(Message.user_id == original.user_id, Message.direction == "out",
+                                      Message.id > original.id).order_by(Message.id).limit(1)
+            ) if original else None
+            return Outcome(
+                reply_text=reply.text if reply else "", level=original.level if original else "green",
+                case_id=original.case_id if original else None, duplicate=True, intent="duplicate",
+                grounded=bool(reply and reply.grounded), sources=list(reply.sources or []) if reply else [],
+            )
+
+    def handle(self, inbound: Inbound) -> Outcome:
+        started = time.perf_counter()
+        text, truncated = self.normalise(inbound)
+        if inbound.kind == "voice" and not text:
+            return Outcome(reply_text=prompt_text("replies/voice_unrecognised.txt"), intent="voice_unrecognised")
+        try:
+            with session_scope(self.settings) as session:  # commits before any reply is built
+                stored = self._store_inbound(session, inbound, text)
+        except IntegrityError:
+            if inbound.msg_key:
+                return self._duplicate(inbound.msg_key)
+            raise
+        self._notify(stored, inbound, text)
+        outcome = self._reply(text, stored, truncated)
+        self._store_outbound(stored, outcome)
+        return Outcome(**{**outcome.__dict__, "seconds": time.perf_counter() - started})
+
+    def _notify(self, stored: _Stored, inbound: Inbound, text: str) -> None:
+        change = stored.change
+        if change and change.severity == "red" and (change.created or change.escalated):
+            notify_red_case(self.settings.notify_webhook_url, {
+                "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
+                "categories": list(stored.triage.categories), "channel": inbound.channel,
+            })
+
+    def _reply(self, text: str, stored: _Stored, truncated: bool) -> Outcome:
+        result = stored.triage
+        note = prompt_text("replies/truncated_note.txt") + "\n" if truncated else ""
+        common = {"level": result.level, "case_id": stored.case_id, "categories": list(result.categories)}
+        if result.level in ("red", "yellow"):
+            support = crisis_reply(result, self.settings.local_hotlines)
+            intent = "crisis" if result.level == "red" else "support"
+            answer = self._answer_in_time(text, stored.history) if _ASKS_RE.search(text) else None
+            if answer and answer[0].grounded:
+                reply = format_reply(answer[0], self.settings.reply_max_chars)
+                return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
+                               sources=[s.as_dict() for s in answer[0].sources], grounded=True,
+                               composer=answer[1], **common)
+            return Outcome(reply_text=note + support, intent=intent, **common)
+        intent = detect_intent(text)
+        if intent is not None:
+            return Outcome(reply_text=note + intent.reply, intent=intent.name, **common)
+        composed, composer = self._answer(text, stored.history)
+        if not composed.grounded:
+            return Outcome(reply_text=note + prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
+        reply = format_reply(composed, self.settings.reply_max_chars, prompt_text("replies/followup_hint.txt"))
+        return Outcome(reply_text=note + reply, sources=[s.as_dict() for s in composed.sources], grounded=True,
+                       composer=composer, **common)
+
+    def _answer_in_time(self, text: str, history: list[str]) -> tuple[Composed, str] | None:
+        """The extractive answer if it is ready within the crisis deadline; never raises."""
+        future = self._side.submit(self._answer, text, history, False)
+        try:
+            return future.result(timeout=CRISIS_ANSWER_DEADLINE)
+        except FutureTimeout:
+            log.warning("answer to a crisis message not ready in time; crisis reply sent alone")
+        except Exception:  # the crisis reply must go out whatever retrieval does
+            log.exception("answer to a crisis message failed; crisis reply sent alone")
+        return None
+
+    def _answer(self, text: str, history: list[str], use_llm: bool = True) -> tuple[Composed, str]:
+        query = contextual_query(text, history)
+        hits = self.index.search(query, k=self.settings.search_k)
+        named = self.index.named_documents(query)
+        composed = self.extractive.compose(query, hits, named)
+        if composed.grounded and use_llm and self.llm is not None:
+            better = self.llm.compose(query, hits, fallback=composed)
+            return better, better.composer
+        return composed, composed.composer
+
+    def _store_outbound(self, stored: _Stored, outcome: Outcome) -> None:
+        with session_scope(self.settings) as session:
+            session.add(Message(user_id=stored.user.id, direction="out", text=outcome.reply_text,
+                                level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
+                                sources=outcome.sources))

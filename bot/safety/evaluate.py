@@ -1,0 +1,91 @@
+"""Triage evaluation against a labelled JSONL file: confusion matrix and recall / false-alarm figures."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.safety.model import Triage
+from bot.safety.triage import triage
+
+LEVELS = ("red", "yellow", "green")
+
+
+def with_history(rows: Iterable[dict]) -> Iterator[tuple[dict, list[str]]]:
+    """Each row with the earlier texts of its session (consecutive rows sharing a "session")."""
+    session, turns = None, []
+    for row in rows:
+        if row.get("session") is None or row.get("session") != session:
+            turns = []
+        session = row.get("session")
+        yield row, list(turns)
+        turns.append(row["text"])
+
+
+@dataclass
+class Rates:
+    red_total: int = 0
+    red_hit: int = 0
+    risk_total: int = 0
+    risk_hit: int = 0
+    green_total: int = 0
+    green_alarm: int = 0
+
+    def add(self, gold: str, predicted: str) -> None:
+        if gold == "red":
+            self.red_total += 1
+            self.red_hit += predicted == "red"
+        if gold in ("red", "yellow"):
+            self.risk_total += 1
+            self.risk_hit += predicted in ("red", "yellow")
+        else:
+            self.green_total += 1
+            self.green_alarm += predicted != "green"
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        def ratio(a: int, b: int) -> float | None:
+            return round(a / b, 4) if b else None
+
+        return {
+            "red_recall": ratio(self.red_hit, self.red_total),
+            "red_yellow_recall": ratio(self.risk_hit, self.risk_total),
+            "green_false_alarm": ratio(self.green_alarm, self.green_total),
+            "n_red": self.red_total,
+            "n_risk": self.risk_total,
+            "n_green": self.green_total,
+        }
+
+
+@dataclass
+class Report:
+    confusion: dict[str, dict[str, int]] = field(default_factory=lambda: {g: dict.fromkeys(LEVELS, 0) for g in LEVELS})
+    overall: Rates = field(default_factory=Rates)
+    per_category: dict[str, Rates] = field(default_factory=lambda: defaultdict(Rates))
+    misses: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "confusion": self.confusion,
+            "overall": self.overall.as_dict(),
+            "per_category": {c: r.as_dict() for c, r in sorted(self.per_category.items())},
+            "misses": self.misses,
+        }
+
+
+def evaluate(rows: Iterable[dict], semantic: bool = True) -> Report:
+    """Run triage over labelled rows (with session history) and collect the figures."""
+    report = Report()
+    for row, history in with_history(rows):
+        result: Triage = triage(row["text"], history, semantic=semantic)
+        gold, predicted = row["level"], result.level
+        report.confusion[gold][predicted] += 1
+        report.overall.add(gold, predicted)
+        report.per_category[row.get("category") or "none"].add(gold, predicted)
+        if gold != predicted:
+            report.misses.append(
+                {"id": row.get("id"), "gold": gold, "predicted": predicted, "categories": list(result.categories),
+                 "text": row["text"]}
+            )
+    return report

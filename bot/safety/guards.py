@@ -1,0 +1,70 @@
+"""False-alarm guards: mask the words that hyperbole, negation, stories, prevention questions, farming
+and minor injuries use, so the lexicon does not read them as danger.
+
+Masking keeps every other character at its place, so spans found in masked text still point into the
+normalised message. Whether a masked danger comes back (a method+intent combination is never hidden) is
+decided in bot.safety.triage, which matches the lexicon on both the absolute-masked and the fully masked text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.safety.lexicon import Guard, Lexicon, clause_bounds, sentence_bounds
+
+MASK = "\uff3f"  # ＿ : matches no lexicon word, keeps offsets
+
+
+@dataclass(frozen=True)
+class GuardHit:
+    guard: str
+    mode: str
+    text: str
+    start: int
+    end: int
+
+
+def _region(text: str, m: re.Match[str], guard: Guard, lex: Lexicon) -> tuple[int, int]:
+    """The characters a guard match covers, by the guard's scope."""
+    if guard.scope == "span":
+        return m.start(), m.end()
+    start, end = clause_bounds(text, m.start())
+    s_start, s_end = sentence_bounds(text, m.start())
+    if guard.scope == "question":
+        # A question that opens its sentence ("怎么教孩子…，不让别人碰…") covers the sentence; after a
+        # statement it covers only its own clause.
+        return (s_start, max(s_end, m.end())) if start == s_start else (start, max(end, m.end()))
+    # story: when the family is already in the cue's clause ("孙子在游戏里…") only that clause; else
+    # on to the end of the sentence. Either way it stops where a real person speaks or comes back in.
+    limit = end if lex.story_stop.search(text, start, m.start()) else s_end
+    stop = lex.story_stop.search(text, m.end(), limit)
+    return start, max(stop.start() if stop else limit, m.end())
+
+
+def _reported_before(text: str, start: int, cue_start: int, lex: Lexicon) -> bool:
+    """A report ("孙子说…") before a prevention cue, and no "如果": the report is a real event."""
+    before = text[start:cue_start]
+    att = lex.attribution
+    return bool(att.report.search(before)) and not att.hypothetical.search(before)
+
+
+def apply_guards(
+    text: str, lex: Lexicon, mode: str, skip: frozenset[str] = frozenset()
+) -> tuple[str, list[GuardHit]]:
+    """Mask what the guards of `mode` ("absolute" or "context"), less those in `skip`, cover."""
+    chars = list(text)
+    hits: list[GuardHit] = []
+    for guard in lex.guards:
+        if guard.mode != mode or guard.id in skip:
+            continue
+        for pattern in guard.patterns:
+            for m in pattern.finditer(text):
+                if m.end() == m.start():
+                    continue
+                start, end = _region(text, m, guard, lex)
+                if guard.yields_to_report and _reported_before(text, start, m.start(), lex):
+                    start = m.start()  # the report before the question stays readable
+                chars[start:end] = MASK * (end - start)
+                hits.append(GuardHit(guard.id, mode, m.group(0), start, end))
+    return "".join(chars), hits

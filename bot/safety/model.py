@@ -1,0 +1,74 @@
+"""Value types shared by the triage layers: levels, categories, signals and the Triage result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Level = Literal["red", "yellow", "green"]
+
+LEVEL_RANK: dict[str, int] = {"none": 0, "green": 0, "yellow": 1, "red": 2}
+
+CATEGORIES: tuple[str, ...] = (
+    "suicide",
+    "self_harm",
+    "abuse",
+    "sexual_abuse",
+    "bullying",
+    "missing",
+    "emergency",
+    "guardian_crisis",
+    "emotional",
+    "neglect",
+)
+
+# Within one level the first category picks the reply: danger to life that needs 120/110 right now comes
+# first (a child who drank pesticide needs the ambulance before the counsellor).
+CATEGORY_PRIORITY: tuple[str, ...] = (
+    "emergency",
+    "missing",
+    "suicide",
+    "self_harm",
+    "sexual_abuse",
+    "abuse",
+    "guardian_crisis",
+    "bullying",
+    "neglect",
+    "emotional",
+)
+
+
+def max_level(*levels: str) -> Level:
+    """The most severe of the given levels ("none" counts as green)."""
+    best = max(levels, key=lambda lv: LEVEL_RANK[lv], default="green")
+    return "green" if best == "none" else best  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One lexicon match in one turn of the conversation."""
+
+    group: str
+    category: str
+    kind: str
+    level: str  # what the signal gives on its own: red, yellow or none
+    text: str
+    start: int
+    end: int
+    turn: int = 0  # 0 = the current message, 1 = the turn before it, ...
+    settled: bool = False  # past and resolved: counts as yellow and joins no red combination
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The risk decision for one message in its conversation."""
+
+    level: Level
+    categories: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def category(self) -> str:
+        """The most severe category, or "none"."""
+        return self.categories[0] if self.categories else "none"

@@ -1,0 +1,88 @@
+"""`triage(text, history)`: the risk level of a message in its conversation.
+
+Layers: normalise -> absolute guards (hyperbole, negation) -> lexicon signals -> context guards (stories,
+prevention questions, farming, medicine, minor injuries; never hiding a guard-proof combination) ->
+combinations over the conversation -> semantic similarity to curated exemplars for paraphrases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from bot.safety.guards import GuardHit, apply_guards
+from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
+from bot.safety.model import Signal, Triage
+from bot.safety.normalise import normalise
+from bot.safety.scoring import Decision, combo_hits, score, settle
+from bot.safety.semantic import semantic_raise
+
+HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
+
+
+@dataclass(frozen=True)
+class TurnAnalysis:
+    text: str  # normalised
+    signals: tuple[Signal, ...]
+    guards: tuple[GuardHit, ...]
+    passing: bool  # "…一会儿就好了": a passing mood, nothing for the semantic layer to raise
+
+
+def _key(s: Signal) -> tuple[str, int, int]:
+    return (s.group, s.start, s.end)
+
+
+@lru_cache(maxsize=2048)
+def analyse_turn(raw: str) -> TurnAnalysis:
+    """Signals of one message on its own (cached: history turns come back with every new message)."""
+    lex = load_lexicon()
+    text = normalise(raw)
+    absolute_text, absolute_hits = apply_guards(text, lex, "absolute")
+    context_text, context_hits = apply_guards(absolute_text, lex, "context")
+    unguarded = match_signals(absolute_text, lex)
+    guarded = match_signals(context_text, lex, [g for g in lex.groups if not g.ignores_guards])
+    for skip in {g.ignores_guards for g in lex.groups if g.ignores_guards}:
+        partly_guarded, _ = apply_guards(absolute_text, lex, "context", skip)
+        guarded += match_signals(partly_guarded, lex, [g for g in lex.groups if g.ignores_guards == skip])
+    signals = guarded + _guard_proof(unguarded, guarded, lex)
+    passing = bool(lex.modifiers.transient.search(text))
+    return TurnAnalysis(text, tuple(settle(signals, text, lex)), tuple(absolute_hits + context_hits), passing)
+
+
+def _guard_proof(unguarded: list[Signal], guarded: list[Signal], lex: Lexicon) -> list[Signal]:
+    """Signals a context guard masked but that form a guard-proof combination (method+intent)."""
+    kept = {_key(s) for s in guarded}
+    proof = [c for c in lex.combos if c.guard_proof]
+    back: list[Signal] = []
+    for _, parts in combo_hits(unguarded, proof):
+        back.extend(p for p in parts if _key(p) not in kept and p not in back)
+    return back
+
+
+def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True) -> Triage:
+    """Risk level, categories, evidence and reasons for `text` after `history` (earlier user turns,
+    oldest first). `semantic=False` skips the embedding layer (lexicon and guards only)."""
+    lex = load_lexicon()
+    earlier = list(history)[-HISTORY_TURNS:]
+    current = analyse_turn(text)
+    signals = list(current.signals)
+    for turn, past_text in enumerate(reversed(earlier), start=1):
+        signals.extend(replace(s, turn=turn) for s in analyse_turn(past_text).signals)
+    decision = score(signals, lex)
+    for hit in current.guards:
+        decision.reasons.append(f"guard {hit.guard}: {hit.text}")
+    # The embedding is for what the lexicon missed entirely; it never second-guesses a lexicon signal.
+    if semantic and decision.level == "green":
+        quiet = bool(current.guards) or current.passing
+        semantic_raise(decision, current.text, [analyse_turn(t).text for t in earlier], guarded=quiet)
+    return _result(decision)
+
+
+def _result(decision: Decision) -> Triage:
+    return Triage(
+        level=decision.level,  # type: ignore[arg-type]
+        categories=decision.categories(),
+        evidence=tuple(decision.evidence),
+        reasons=tuple(decision.reasons),
+    )

@@ -1,0 +1,36 @@
+"""Conversation-level risk: signals add up over the turns, and the history still counts."""
+
+from bot.safety.triage import triage
+
+
+def test_weak_signals_across_turns_add_up() -> None:
+    assert triage("孙子最近总是说没意思", semantic=False).level == "yellow"
+    assert triage("今天他把自己的东西都送给同学了", semantic=False).level == "green"
+    result = triage("今天他把自己的东西都送给同学了", ["孙子最近总是说没意思"], semantic=False)
+    assert result.level == "red"
+    assert any("earlier turn" in r for r in result.reasons)
+
+
+def test_passive_wish_after_low_mood_is_red() -> None:
+    assert triage("要是死了就好了", ["孩子说什么都没意思"], semantic=False).level == "red"
+
+
+def test_joke_or_all_clear_alone_is_green() -> None:
+    for text in ("开玩笑的", "没事了", "开玩笑的，没事了"):
+        assert triage(text, semantic=False).level == "green"
+        assert triage(text).level == "green"
+
+
+def test_red_history_dominates_a_later_all_clear() -> None:
+    result = triage("开玩笑的，没事了", ["孙子说他不想活了"], semantic=False)
+    assert result.level == "red"
+    assert result.categories == ("suicide",)
+
+
+def test_only_recent_turns_count() -> None:
+    history = ["孙子说他不想活了"] + ["低保怎么申请"] * 5
+    assert triage("谢谢", history, semantic=False).level == "green"
+
+
+def test_history_does_not_change_a_green_conversation() -> None:
+    assert triage("好的谢谢", ["孩子的营养餐怎么申请"], semantic=False).level == "green"

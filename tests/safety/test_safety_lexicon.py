@@ -1,0 +1,98 @@
+"""Lexicon groups, guards and their rules, driven by the examples in lexicon.yaml."""
+
+import pytest
+
+from bot.safety.lexicon import load_lexicon
+from bot.safety.triage import analyse_turn, triage
+
+LEX = load_lexicon()
+GROUP_EXAMPLES = [(g.id, g.category, ex) for g in LEX.groups for ex in g.examples]
+GUARD_EXAMPLES = [(g.id, ex) for g in LEX.guards for ex in g.examples]
+
+
+def test_every_group_and_guard_has_examples() -> None:
+    assert all(g.examples for g in LEX.groups)
+    assert all(g.examples for g in LEX.guards)
+
+
+@pytest.mark.parametrize(("group", "category", "example"), GROUP_EXAMPLES)
+def test_group_example_triggers_its_category(group: str, category: str, example: str) -> None:
+    assert group in {s.group for s in analyse_turn(example).signals}
+    assert category in triage(example, semantic=False).categories
+
+
+@pytest.mark.parametrize(("guard", "example"), GUARD_EXAMPLES)
+def test_guard_example_is_green(guard: str, example: str) -> None:
+    result = triage(example, semantic=False)
+    assert result.level == "green", (guard, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "游戏里输了，我不想活了，喝农药算了",
+        "孙子玩游戏输了说不想活了要喝农药",  # no punctuation: the story guard covers it all
+        "刚给稻子打完农药，孙子说活着没意思，想喝一口农药",
+        "怎么预防孩子喝农药，孙子刚才说想死，要喝农药",
+        "电视里演的那样，他说他也想死，想跳楼",
+        "孙女留了纸条写着不要找我，旁边放着他爷爷打果树剩的一瓶药",
+    ],
+)
+def test_guards_never_hide_method_and_intent(text: str) -> None:
+    assert triage(text, semantic=False).level == "red"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("孙子说他不想死，只是心烦", "green"),  # "不想死" is not "想死"
+        ("孙子说想死你了奶奶", "green"),
+        ("这孩子真是要把我气死了", "green"),
+        ("陪孙子跳绳跳得累死了", "green"),
+        ("孙子从楼梯上滑了一跤，擦破点皮", "green"),
+        ("给果树喷了杀虫剂，孩子别靠近", "green"),
+        ("孙子说同学借他的笔没还", "green"),
+        ("电视剧里演一个小女孩被后妈打得浑身是伤", "green"),
+        ("孩子被狗吓哭了，哄一下就好了", "green"),
+    ],
+)
+def test_hard_negatives(text: str, level: str) -> None:
+    assert triage(text, semantic=False).level == level
+
+
+def test_prevention_question_after_a_report_keeps_the_report() -> None:
+    assert triage("孙子说不想活了，我要注意什么", semantic=False).level == "red"
+    assert triage("孩子有轻生的念头会有什么信号", semantic=False).level == "green"
+    assert triage("如果孩子说想死，该怎么跟他聊", semantic=False).level == "green"
+
+
+def test_speaker_attribution() -> None:
+    assert triage("我真的不想活了，太累了", semantic=False).category == "guardian_crisis"
+    assert triage("孙子说：我不想活了", semantic=False).category == "suicide"
+    assert triage("奶奶，我不想活了", semantic=False).category == "suicide"  # forwarded child message
+    assert triage("我问孙子怎么了，他说想死", semantic=False).category == "suicide"
+
+
+def test_peer_violence_is_bullying_not_abuse() -> None:
+    result = triage("孙子被班上几个男生打得鼻青脸肿", semantic=False)
+    assert result.categories[0] == "bullying"
+
+
+def test_past_and_resolved_is_yellow() -> None:
+    assert triage("孙子以前被他后爸打过，现在接到我家住了", semantic=False).level == "yellow"
+    assert triage("孙女去年说过不想活，现在好多了", semantic=False).level == "yellow"
+    assert triage("孙女去年说过不想活，昨天又说了", semantic=False).level == "red"
+
+
+def test_one_phrase_is_not_two_signals() -> None:
+    # "没用的人" is worthlessness only: it must not pair with itself into a red combination.
+    assert triage("孙子老说自己是个没用的人", semantic=False).level == "yellow"
+
+
+def test_result_shape() -> None:
+    result = triage("孙子喝了农药，还说不想活了", semantic=False)
+    assert result.level == "red"
+    assert result.categories[0] == "emergency"  # 120 first
+    assert "suicide" in result.categories
+    assert "不想活" in result.evidence
+    assert any(r.startswith("ingestion+intent") for r in result.reasons)

@@ -1,0 +1,65 @@
+"""POST /api/chat through a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.config import Settings
+from handlers.app import create_app
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("api") / "api.db"
+    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+def test_chat_answers_with_sources(server: str) -> None:
+    response = httpx.post(f"{server}/api/chat", json={"user_id": "web-1", "text": "孩子挑食不吃青菜咋办"}, timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"reply", "sources", "level", "case_id"}
+    assert body["level"] == "green" and body["case_id"] is None
+    assert body["sources"] and set(body["sources"][0]) == {"doc_id", "title", "section"}
+
+
+def test_chat_red_message_returns_a_case(server: str) -> None:
+    response = httpx.post(f"{server}/api/chat", json={"user_id": "web-2", "text": "孙女说活着太累了，今晚就跳河"},
+                          timeout=30)
+    body = response.json()
+    assert body["level"] == "red" and isinstance(body["case_id"], int)
+    assert "12356" in body["reply"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"user_id": "x"}, {"text": "你好"}, {"user_id": "", "text": "你好"}, {"user_id": "x", "text": 5},
+     {"user_id": "x", "text": "长" * 10_001}, {"user_id": "u" * 200, "text": "你好"}],
+)
+def test_bad_input_is_422(server: str, payload: dict) -> None:
+    response = httpx.post(f"{server}/api/chat", json=payload, timeout=10)
+    assert response.status_code == 422
+
+
+def test_not_json_is_422(server: str) -> None:
+    response = httpx.post(f"{server}/api/chat", content=b"\xff\x00", headers={"content-type": "application/json"})
+    assert response.status_code == 422

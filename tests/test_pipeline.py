@@ -1,0 +1,187 @@
+"""The conversation engine end to end: real index, real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.config import Settings
+from bot.pipeline import Conversation, Inbound
+from bot.prompts import prompt_text
+from bot.storage.db import session_scope
+from bot.storage.migrate import upgrade
+from bot.storage.models import Case, CaseEvent, Message
+
+
+@pytest.fixture
+def convo(db_settings: Settings, built_settings: Settings, knowledge_index) -> Conversation:
+    settings = Settings(**{**built_settings.model_dump(), "database_url": db_settings.sqlalchemy_url})
+    upgrade(settings)
+    return Conversation(settings, index=knowledge_index)
+
+
+def ask(convo: Conversation, text: str, user: str = "u1", **kw) -> object:
+    return convo.handle(Inbound(user_id=user, text=text, **kw))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "reply_file"),
+    [
+        ("你好", "greeting", "replies/greeting.txt"),
+        ("谢谢你！", "thanks", "replies/thanks.txt"),
+        ("你能做什么？", "menu", "replies/menu.txt"),
+        ("找人", "human", "replies/human.txt"),
+        ("明天天气怎么样", "out_of_scope", "replies/out_of_scope.txt"),
+        ("帮我看看股票", "out_of_scope", "replies/out_of_scope.txt"),
+    ],
+)
+def test_fixed_reply_intents(convo: Conversation, text: str, intent: str, reply_file: str) -> None:
+    outcome = ask(convo, text)
+    assert outcome.intent == intent and outcome.level == "green"
+    assert outcome.reply_text == prompt_text(reply_file)
+    assert not outcome.grounded
+
+
+def test_in_scope_topic_words_beat_out_of_scope_words(convo: Conversation) -> None:
+    outcome = ask(convo, "天气太热了，怎么防止娃中暑")
+    assert outcome.intent == "answer" and outcome.grounded
+
+
+def test_grounded_answer_has_facts_and_a_source(convo: Conversation) -> None:
+    outcome = ask(convo, "景德镇村小的童心驿站一周开几天")
+    assert outcome.grounded and outcome.sources
+    assert "5天" in outcome.reply_text
+    assert outcome.sources[0]["doc_id"] == "jingdezhen-rural-child-health"
+    assert "出处：《" in outcome.reply_text
+
+
+def test_article_answer_is_steps_on_their_own_lines(convo: Conversation) -> None:
+    outcome = ask(convo, "娃儿眼睛看不清黑板咋办")
+    lines = outcome.reply_text.splitlines()
+    assert outcome.grounded
+    assert any(re.match(r"^1\. ", line) for line in lines)
+    assert "**" not in outcome.reply_text and "#" not in outcome.reply_text
+    body = "\n".join(line for line in lines if not line.startswith("出处") and "直接问我" not in line)
+    assert len(body) <= 300
+
+
+def test_not_covered_is_honest(convo: Conversation) -> None:
+    outcome = ask(convo, "孙子的户口怎么迁到城里")
+    assert not outcome.grounded and outcome.intent == "not_covered"
+    assert outcome.reply_text == prompt_text("replies/not_covered.txt")
+    assert outcome.sources == []
+
+
+def test_follow_up_about_health_checks(convo: Conversation) -> None:
+    first = ask(convo, "小娃娃出生以后要去卫生院做体检吗", user="mt1")
+    second = ask(convo, "要查几次", user="mt1")
+    assert first.grounded and second.grounded
+    assert any(word in second.reply_text for word in ("体检", "健康检查", "月", "岁"))
+    # The same follow-up after a question about eyesight is about vision checks instead.
+    ask(convo, "学校会给孩子查视力吗", user="mt1b")
+    eyes = ask(convo, "要查几次", user="mt1b")
+    assert "视力" in eyes.reply_text and eyes.reply_text != second.reply_text
+
+
+def test_contextual_query_joins_only_follow_ups() -> None:
+    from bot.memory import contextual_query
+
+    history = ["孩子查出来缺铁性贫血"]
+    assert contextual_query("那吃什么好", history) == "孩子查出来缺铁性贫血 那吃什么好"
+    assert contextual_query("夏天怎么防止孩子下河游泳", history) == "夏天怎么防止孩子下河游泳"
+    assert contextual_query("那吃什么好", []) == "那吃什么好"
+
+
+def test_follow_up_after_anaemia(convo: Conversation) -> None:
+    ask(convo, "孩子查出来缺铁性贫血", user="mt2")
+    outcome = ask(convo, "那吃什么好", user="mt2")
+    assert outcome.grounded
+    assert any(food in outcome.reply_text for food in ("肉", "猪肝", "鸭血"))
+
+
+def test_memory_expires_after_silence(convo: Conversation) -> None:
+    ask(convo, "孩子查出来缺铁性贫血", user="mt3")
+    with session_scope(convo.settings) as session:
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=convo.settings.memory_ttl_minutes + 5)
+        session.execute(update(Message).values(created_at=old))
+    outcome = ask(convo, "那吃什么好", user="mt3")
+    assert not any(food in outcome.reply_text for food in ("猪肝", "鸭血"))
+
+
+def test_memory_is_shared_by_workers(convo: Conversation, knowledge_index) -> None:
+    ask(convo, "孩子查出来缺铁性贫血", user="mt4")
+    other_worker = Conversation(convo.settings, index=knowledge_index)
+    outcome = other_worker.handle(Inbound(user_id="mt4", text="那吃什么好"))
+    assert any(food in outcome.reply_text for food in ("肉", "猪肝", "鸭血"))
+
+
+def test_red_message_creates_a_case_before_replying(convo: Conversation) -> None:
+    outcome = ask(convo, "孙子刚才说不想活了，他把自己关在屋里", user="red1")
+    assert outcome.level == "red" and outcome.case_id
+    assert "12356" in outcome.reply_text and "12355" in outcome.reply_text
+    with session_scope(convo.settings) as session:
+        case = session.get(Case, outcome.case_id)
+        assert case.severity == "red" and case.status == "open" and "suicide" in case.categories
+        inbound = session.scalar(select(Message).where(Message.direction == "in", Message.case_id == case.id))
+        assert inbound is not None and "不想活" in inbound.text
+        assert session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)) == 1
+
+
+def test_case_stays_open_after_its_only_a_joke(convo: Conversation) -> None:
+    first = ask(convo, "孙子这几天天天哭，说想妈妈，饭也不吃", user="y1")
+    assert first.level == "yellow" and first.case_id
+    later = ask(convo, "开玩笑的，没事了", user="y1")
+    assert later.case_id == first.case_id
+    with session_scope(convo.settings) as session:
+        assert session.get(Case, first.case_id).status == "open"
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == first.case_id)).all()
+        assert kinds == ["created", "message"]
+
+
+def test_later_red_escalates_the_yellow_case(convo: Conversation) -> None:
+    first = ask(convo, "孙子这几天天天哭，说想妈妈，饭也不吃", user="y2")
+    second = ask(convo, "他刚才说活着没意思，想喝农药", user="y2")
+    assert second.level == "red" and second.case_id == first.case_id
+    with session_scope(convo.settings) as session:
+        case = session.get(Case, first.case_id)
+        assert case.severity == "red"
+        assert "escalated" in session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
+
+
+def test_abuse_sets_mandatory_report(convo: Conversation) -> None:
+    outcome = ask(convo, "邻居家的男人老是摸我孙女下面，还叫她别告诉别人", user="sa1")
+    assert outcome.level == "red" and "110" in outcome.reply_text
+    with session_scope(convo.settings) as session:
+        assert session.get(Case, outcome.case_id).mandatory_report
+
+
+def test_retry_with_the_same_key_is_answered_once(convo: Conversation) -> None:
+    first = ask(convo, "孩子几岁开始刷牙", user="d1", msg_key="wechat:123")
+    again = ask(convo, "孩子几岁开始刷牙", user="d1", msg_key="wechat:123")
+    assert again.duplicate and again.reply_text == first.reply_text
+    with session_scope(convo.settings) as session:
+        count = session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+        assert count == 1
+
+
+def test_long_input_is_cut_with_a_note(convo: Conversation) -> None:
+    outcome = ask(convo, "孩子近视了怎么办" * 200)
+    assert outcome.reply_text.startswith(prompt_text("replies/truncated_note.txt"))
+    with session_scope(convo.settings) as session:
+        stored = session.scalar(select(Message.text).where(Message.direction == "in"))
+        assert len(stored) == convo.settings.max_input_chars
+
+
+def test_voice_uses_recognition_text(convo: Conversation) -> None:
+    heard = ask(convo, "", kind="voice", recognition="娃儿挑食不吃青菜咋办")
+    assert heard.grounded
+    unheard = ask(convo, "", kind="voice")
+    assert unheard.intent == "voice_unrecognised"
+
+
+def test_traditional_and_full_width_input(convo: Conversation) -> None:
+    outcome = ask(convo, "孩子近視了戴眼鏡會不會越戴越深？")
+    assert outcome.grounded
