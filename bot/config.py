@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_model: str = ""
     llm_timeout_seconds: float = 3.5
+    # With an LLM configured, also ask it to re-check risk in the background (it can only raise a level).
+    llm_second_opinion: bool = True
 
     memory_turns: int = 6
     memory_ttl_minutes: int = 30

@@ -31,6 +31,8 @@ from bot.notify import notify_red_case
 from bot.prompts import prompt_text
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
+from bot.safety.model import LEVEL_RANK
+from bot.safety.second_opinion import SecondOpinion
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelUser, Message, utcnow
 from bot.text import normalize
@@ -105,6 +107,11 @@ class Conversation:
     def llm(self) -> LLMComposer | None:
         return LLMComposer.from_settings(self.settings) if self.settings.llm_base_url else None
 
+    @cached_property
+    def second_opinion(self) -> SecondOpinion | None:
+        enabled = self.settings.llm_base_url and self.settings.llm_second_opinion
+        return SecondOpinion.from_settings(self.settings) if enabled else None
+
     # --- stages -------------------------------------------------------------------------------------------
 
     def normalise(self, inbound: Inbound) -> tuple[str, bool]:
@@ -157,18 +164,32 @@ class Conversation:
             if inbound.msg_key:
                 return self._duplicate(inbound.msg_key)
             raise
-        self._notify(stored, inbound, text)
+        self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
         self._store_outbound(stored, outcome)
+        if self.second_opinion is not None and stored.triage.level != "red":
+            self.second_opinion.pool.submit(self._review, text, stored, inbound.channel)
         return Outcome(**{**outcome.__dict__, "seconds": time.perf_counter() - started})
 
-    def _notify(self, stored: _Stored, inbound: Inbound, text: str) -> None:
-        change = stored.change
+    def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):
             notify_red_case(self.settings.notify_webhook_url, {
                 "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
-                "categories": list(stored.triage.categories), "channel": inbound.channel,
+                "categories": list(result.categories), "channel": channel,
             })
+
+    def _review(self, text: str, stored: _Stored, channel: str) -> None:
+        """Background: a higher level from the LLM opens or escalates the case; a lower one is ignored."""
+        assert self.second_opinion is not None
+        opinion = self.second_opinion.ask(text, stored.history)
+        if opinion is None or LEVEL_RANK[opinion.level] <= LEVEL_RANK[stored.triage.level]:
+            return
+        with session_scope(self.settings) as session:
+            user = session.get(ChannelUser, stored.user.id)
+            message = session.get(Message, stored.message_id)
+            change = record_case(session, user, message, opinion)
+        log.warning("LLM second opinion raised a message to %s (case %s)", opinion.level, change.case_id)
+        self._notify(change, opinion, channel)
 
     def _reply(self, text: str, stored: _Stored, truncated: bool) -> Outcome:
         result = stored.triage

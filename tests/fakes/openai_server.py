@@ -15,6 +15,15 @@ class Script:
     content: str = ""
     stall_seconds: float = 10.0
     requests: list[dict] = field(default_factory=list)
+    # Answer differently when the system prompt contains a marker (e.g. the risk re-check prompt).
+    by_marker: dict[str, str] = field(default_factory=dict)
+
+    def content_for(self, body: dict) -> str:
+        system = " ".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system")
+        for marker, content in self.by_marker.items():
+            if marker in system:
+                return content
+        return self.content
 
 
 class FakeOpenAI:
@@ -37,7 +46,7 @@ class FakeOpenAI:
                     self.end_headers()
                     self.wfile.write(b'{"error": {"message": "boom"}}')
                     return
-                content = "\x00\x01" if script.mode == "garbage" else script.content
+                content = "\x00\x01" if script.mode == "garbage" else script.content_for(body)
                 payload = {
                     "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "fake"),
