@@ -22,6 +22,12 @@ from knowledge.policy_chunker import split_sentences
 
 _QUANTITY_RE = re.compile(r"几|多少|多久|多长|多大|多远|哪年|什么时候|啥时候|哪天|频次|次数")
 _NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?:次|天|周|个|名|小时|分钟|岁|月|年|项|场|元|所|人)")
+# Questions that ask for a sum of money or a clock time are answered only by material that states one;
+# otherwise the honest reply is "not covered" (the documents name an allowance but not its amount).
+_ASKS_MONEY_RE = re.compile(r"多少钱|几块钱|多少元|发多少|补多少|给多少|补贴多少|标准是多少|一个月多少")
+_HAS_MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|万元)|[一二两三四五六七八九十百千万]+(?:元|块钱)")
+_ASKS_CLOCK_RE = re.compile(r"几点|什么时候开门|几时开门|上不上班|开不开门|营业时间|办公时间")
+_HAS_CLOCK_RE = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点|上午|下午|工作日")
 _TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$")
 POLICY_HITS = 4
 BODY_BUDGET = 210
@@ -75,6 +81,11 @@ class ExtractiveComposer:
     def confident(self, question: str, hits: list[Hit]) -> bool:
         """Whether the material answers the question well enough to say anything (else: 'not covered')."""
         if not hits:
+            return False
+        material = "".join(h.text for h in hits[:3])
+        if _ASKS_MONEY_RE.search(question) and not _HAS_MONEY_RE.search(material):
+            return False
+        if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
         support = self.support(question, hits)
         similarity = hits[0].similarity

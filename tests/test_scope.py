@@ -1,0 +1,36 @@
+"""Honest 'not covered': the calibration set of our own in-scope and not-covered questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.jsonl import read_jsonl
+from bot.pipeline import Conversation, Inbound
+from bot.storage.migrate import upgrade
+
+CALIBRATION = read_jsonl(PROJECT_ROOT / "tests" / "data" / "scope_calibration.jsonl")
+
+
+@pytest.fixture(scope="module")
+def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    db = tmp_path_factory.mktemp("scope") / "scope.db"
+    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
+    upgrade(settings)
+    return Conversation(settings, index=knowledge_index)
+
+
+def test_calibration_set_is_mostly_right(convo: Conversation) -> None:
+    wrong = []
+    for item in CALIBRATION:
+        outcome = convo.handle(Inbound(user_id=item["id"], text=item["question"]))
+        if outcome.grounded != item["in_scope"]:
+            wrong.append(item["question"])
+    # Thresholds were chosen on this set; a regression in retrieval or composition shows up here.
+    assert len(wrong) <= 3, wrong
+
+
+@pytest.mark.parametrize("question", ["孤儿每个月的生活补贴具体能领多少钱", "乡镇民政办星期天几点开门"])
+def test_amounts_and_opening_hours_are_not_made_up(convo: Conversation, question: str) -> None:
+    outcome = convo.handle(Inbound(user_id="amount", text=question))
+    assert not outcome.grounded and "没有找到可靠的说法" in outcome.reply_text
