@@ -112,6 +112,15 @@ class Conversation:
         enabled = self.settings.llm_base_url and self.settings.llm_second_opinion
         return SecondOpinion.from_settings(self.settings) if enabled else None
 
+    def warm_up(self) -> None:
+        """Loads the index, articles, embedder and tokenizer now, so the first message (which may be a
+        crisis with a question) is not the one that pays for loading them."""
+        from bot.retrieval.tokenizer import warm_up as warm_tokenizer
+
+        warm_tokenizer()
+        self.index.embedder.embed_queries(["预热"])
+        _ = self.extractive.articles
+
     # --- stages -------------------------------------------------------------------------------------------
 
     def normalise(self, inbound: Inbound) -> tuple[str, bool]:

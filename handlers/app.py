@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -25,6 +26,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(settings)
+        try:
+            await run_in_threadpool(app.state.conversation.warm_up)
+        except TongbanError as exc:  # e.g. no index yet: /readyz says so; triage still works
+            log.warning("could not warm up the answer pipeline: %s", exc)
         yield
 
     app = FastAPI(title="童伴 Tongban", version="0.1.0", lifespan=lifespan)

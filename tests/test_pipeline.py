@@ -185,3 +185,11 @@ def test_voice_uses_recognition_text(convo: Conversation) -> None:
 def test_traditional_and_full_width_input(convo: Conversation) -> None:
     outcome = ask(convo, "孩子近視了戴眼鏡會不會越戴越深？")
     assert outcome.grounded
+
+
+def test_yellow_message_with_a_question_gets_support_and_the_answer(convo: Conversation) -> None:
+    convo.warm_up()
+    outcome = ask(convo, "孙子在学校被同学欺负了，回来一直哭，我该怎么跟他说？", user="yq1")
+    assert outcome.level == "yellow" and outcome.case_id
+    assert "12355" in outcome.reply_text and "出处：《" in outcome.reply_text
+    assert outcome.grounded

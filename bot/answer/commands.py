@@ -27,7 +27,9 @@ def scratch_conversation() -> Iterator[Conversation]:
         base = get_settings()
         settings = Settings(**{**base.model_dump(), "database_url": f"sqlite:///{Path(tmp) / 'ask.db'}"})
         upgrade(settings)
-        yield Conversation(settings)
+        conversation = Conversation(settings)
+        conversation.warm_up()
+        yield conversation
 
 
 def answer_rows(conversation: Conversation, items: list[dict]) -> Iterator[tuple[dict, dict]]:
@@ -68,6 +70,7 @@ def chat_command(user: str) -> None:
     settings = get_settings()
     upgrade(settings)
     conversation = Conversation(settings)
+    conversation.warm_up()
     click.echo("童伴：您好！请问有什么想问的？（Ctrl-D 退出）")
     while True:
         try:

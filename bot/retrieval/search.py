@@ -14,6 +14,7 @@ from bot.retrieval.embedders import Embedder, get_embedder
 from bot.retrieval.expand import expand_query
 from bot.retrieval.ingest import read_manifest
 from bot.retrieval.keyword import KeywordIndex
+from bot.retrieval.routing import prefers_policy
 from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
 from bot.text import clean_for_search
@@ -28,6 +29,8 @@ KEYWORD_WEIGHT = 1.0
 # Added to chunks of the policy document whose place the question names: enough to put that place's
 # rules ahead of national articles when both match. (Boosting articles that merely mention the place hurt.)
 REGION_BONUS = 2.0
+# Added to policy chunks when the question asks about services or rules (bot/retrieval/routing.py).
+POLICY_ROUTE_BONUS = 1.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class KnowledgeIndex:
         named = self.named_documents(text)
         if named:
             dense, keyword = self._within(dense, named), self._within(keyword, named)
-        return self._fuse(dense, keyword, k, named)
+        return self._fuse(dense, keyword, k, named, prefers_policy(text))
 
     def named_documents(self, text: str) -> set[str]:
         """Policy documents whose place the question names (「我们景德镇这边」)."""
@@ -162,7 +165,8 @@ class KnowledgeIndex:
         ]
 
     def _fuse(
-        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str]
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str],
+        policy_first: bool = False,
     ) -> list[Hit]:
         rrf = self.settings.rrf_k
         scores: dict[int, float] = {}
@@ -175,6 +179,8 @@ class KnowledgeIndex:
         for pos in scores:
             if self.chunks[pos]["doc_id"] in named:
                 scores[pos] += REGION_BONUS / (rrf + 1)
+            if policy_first and self.chunks[pos]["kind"] == "policy":
+                scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
         hits = []
         for pos in ordered:

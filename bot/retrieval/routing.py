@@ -1,0 +1,22 @@
+"""Source routing: which kind of material a question is asking for.
+
+Policy documents say what schools, villages and government will do; outreach articles say what a family
+can do today. A question about services, rules or institutions (「学校有没有…」「能不能申请补助」) prefers
+policy passages; a practical question (「…怎么办」「吃什么好」) keeps the plain ranking.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ASKS_ABOUT_SERVICES_RE = re.compile(
+    r"学校|政府|政策|规定|要求|补助|补贴|救助|免费|申请|报销|部门|民政|卫健|卫生院|妇联|团委|共青团|法院|检察院|"
+    r"公安|村里|村委|乡镇|镇上|县里|市里|区里|有没有|会不会|给不给|管不管|能不能帮|谁来|负责|安排|配|开设|设立|"
+    r"落实|计划|方案|项目|机构|服务|热线"
+)
+_PRACTICAL_RE = re.compile(r"怎么办|咋办|咋整|怎么弄|怎么教|怎么做|要注意|吃什么|吃啥|怎么哄|怎么说")
+
+
+def prefers_policy(question: str) -> bool:
+    """True when the question asks what institutions provide rather than what to do at home."""
+    return bool(_ASKS_ABOUT_SERVICES_RE.search(question)) and not _PRACTICAL_RE.search(question)
