@@ -220,7 +220,10 @@ class Conversation:
         composed, composer = self._answer(text, stored.history)
         if not composed.grounded:
             return Outcome(reply_text=note + prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
-        reply = format_reply(composed, self.settings.reply_max_chars, prompt_text("replies/followup_hint.txt"))
+        # A question about preventing harm (「怎么预防孩子自杀」) is green, and still gets the numbers to call.
+        asks_prevention = any(reason.startswith("guard prevention") for reason in result.reasons)
+        hint = prompt_text("replies/prevention_hotlines.txt" if asks_prevention else "replies/followup_hint.txt")
+        reply = format_reply(composed, self.settings.reply_max_chars, hint)
         return Outcome(reply_text=note + reply, sources=[s.as_dict() for s in composed.sources], grounded=True,
                        composer=composer, **common)
 

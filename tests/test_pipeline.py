@@ -193,3 +193,11 @@ def test_yellow_message_with_a_question_gets_support_and_the_answer(convo: Conve
     assert outcome.level == "yellow" and outcome.case_id
     assert "12355" in outcome.reply_text and "出处：《" in outcome.reply_text
     assert outcome.grounded
+
+
+def test_prevention_questions_get_the_answer_and_the_hotlines(convo: Conversation) -> None:
+    outcome = ask(convo, "怎么教孩子防溺水", user="pv1")
+    assert outcome.level == "green" and outcome.grounded and outcome.case_id is None
+    assert "12356" in outcome.reply_text and "120" in outcome.reply_text
+    plain = ask(convo, "孩子挑食不吃青菜咋整", user="pv2")
+    assert "12356" not in plain.reply_text

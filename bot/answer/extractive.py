@@ -88,7 +88,9 @@ class ExtractiveComposer:
         if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
         support = self.support(question, hits)
-        similarity = hits[0].similarity
+        # The best of the top hits: routing may put a policy passage first that is less similar in wording.
+        similarities = [h.similarity for h in hits[:3] if h.similarity is not None]
+        similarity = max(similarities) if similarities else None
         if similarity is None:  # keyword-only (vector store down): words must carry it alone
             return support >= self.settings.answer_min_support_keyword_only
         if similarity >= self.settings.answer_sure_similarity:
@@ -100,8 +102,12 @@ class ExtractiveComposer:
         if not self.confident(question, hits):
             return Composed(body="", grounded=False)
         top = hits[0]
-        if top.metadata["kind"] == "outreach" and top.doc_id in self.articles and not named_docs:
-            return self._from_article(question, top, hits)
+        if not named_docs:
+            # No place named: a local rule is not the asker's rule, so a matching article leads and the best
+            # local line follows it (「在启东，…」).
+            article_hit = next((h for h in hits[:3] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
+            if article_hit is not None:
+                return self._from_article(question, article_hit, hits)
         policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
         if not policy:
             return self._from_article(question, top, hits)
@@ -112,7 +118,7 @@ class ExtractiveComposer:
         sources = [Source(article.id, article.title, top.section, "outreach")]
         body = article.one_liner
         # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding.
-        extra = self._best_extra_line(question, [h for h in hits[1:4] if h.metadata["kind"] == "policy"])
+        extra = self._best_extra_line(question, [h for h in hits[:4] if h.metadata["kind"] == "policy"])
         if extra:
             body = f"{body}\n{extra[0]}"
             sources.append(extra[1])
