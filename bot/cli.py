@@ -50,3 +50,6 @@ from bot.safety.cli import eval_triage_command, triage_command  # noqa: E402
 
 main.add_command(triage_command, name="triage")
 eval_group.add_command(eval_triage_command, name="triage")
+from bot.wechat.commands import wechat_group  # noqa: E402
+
+main.add_command(wechat_group, name="wechat")

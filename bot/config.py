@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     local_hotlines: str = Field(default="", description="Extra local lines, e.g. '景德镇中小学心理服务热线 0798-8661120'.")
     notify_webhook_url: str = ""
 
+    # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_token: str = Field(default="", description="基本配置 → 服务器配置 → 令牌(Token).")
+    wechat_aes_key: str = Field(default="", description="EncodingAESKey; empty = plaintext mode only.")
+    wechat_delivery: Literal["passive", "async"] = "passive"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_rate_limit_per_minute: int = 20
+    wechat_token_store: Literal["database", "redis"] = "database"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    wechat_reply_deadline_seconds: float = 4.5
+    wechat_http_timeout_seconds: float = 5.0
+    wechat_outbox_poll_seconds: float = 1.0
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -37,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conversation = Conversation(settings)
 
     from handlers.api import router as api_router
+    from handlers.wechat import router as wechat_router
 
     app.include_router(api_router)
+    app.include_router(wechat_router)
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

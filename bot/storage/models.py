@@ -75,3 +75,46 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WechatToken(Base):
+    """Shared key/value cache for WeChat access tokens, so every worker uses the same token."""
+
+    __tablename__ = "wechat_tokens"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WechatFollower(Base):
+    """A follower of the 公众号: subscribed or not, and whether they asked for a person."""
+
+    __tablename__ = "wechat_followers"
+
+    openid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    wants_person_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WechatOutbox(Base):
+    """One 客服消息 to deliver. `msg_key` is the inbound message it answers; (msg_key, part) is unique so a
+    retried enqueue never doubles a message. `claimed_until` is the lease of the worker sending it."""
+
+    __tablename__ = "wechat_outbox"
+    __table_args__ = (UniqueConstraint("msg_key", "part", name="uq_wechat_outbox_part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    openid: Mapped[str] = mapped_column(String(128), index=True)
+    msg_key: Mapped[str] = mapped_column(String(160))
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

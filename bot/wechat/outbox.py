@@ -1,0 +1,216 @@
+"""Database-backed outbox for 客服消息 (async delivery): enqueue, claim with a lease, deliver, record.
+
+A row moves queued -> sent | undeliverable | stopped | failed | cancelled. A worker claims rows by setting
+`claimed_until`; if it dies, the lease runs out and another worker retries the row. The API result and
+the `sent` status are written in one transaction, so a delivered row is never claimed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+
+import requests
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+from wechatpy.exceptions import WeChatClientException
+
+from bot.config import Settings
+from bot.storage.db import get_engine, session_scope
+from bot.storage.models import CaseEvent, ChannelUser, WechatOutbox, utcnow
+from bot.wechat.client import TongbanWeChatClient
+from bot.wechat.replies import MAX_PARTS
+
+log = logging.getLogger(__name__)
+
+WINDOW = dt.timedelta(hours=48)  # 客服消息 only within 48 h of the user's last message
+LEASE = dt.timedelta(seconds=60)
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 300.0
+UNREACHABLE = frozenset({45015, 43004})  # window passed / user unsubscribed
+QUOTA_USED = 45047  # the 5-message quota for this user message is used up
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def enqueue(settings: Settings, openid: str, msg_key: str, parts: Sequence[str], case_id: int | None = None) -> int:
+    """Queues up to 5 parts answering inbound `msg_key`; a repeated enqueue of the same key adds nothing."""
+    rows = [WechatOutbox(openid=openid, msg_key=msg_key, part=i, text=text, case_id=case_id, status="queued",
+                         attempts=0, next_attempt_at=utcnow())
+            for i, text in enumerate(parts[:MAX_PARTS])]
+    try:
+        with session_scope(settings) as session:
+            if session.scalar(select(func.count(WechatOutbox.id)).where(WechatOutbox.msg_key == msg_key)):
+                return 0
+            session.add_all(rows)
+    except IntegrityError:  # a concurrent retry queued the same answer first
+        return 0
+    return len(rows)
+
+
+def _due(now: dt.datetime):  # type: ignore[no-untyped-def]
+    earlier = aliased(WechatOutbox)
+    return and_(
+        WechatOutbox.status == "queued",
+        WechatOutbox.next_attempt_at <= now,
+        or_(WechatOutbox.claimed_until.is_(None), WechatOutbox.claimed_until < now),
+        # parts go out in order: part 1 waits while part 0 is still queued
+        ~exists().where(earlier.msg_key == WechatOutbox.msg_key, earlier.part < WechatOutbox.part,
+                        earlier.status == "queued"),
+    )
+
+
+def claim(settings: Settings, limit: int, lease: dt.timedelta = LEASE) -> list[int]:
+    """Claims up to `limit` due rows for this worker until now + `lease`; returns their ids."""
+    now = utcnow()
+    until = now + lease
+    due = select(WechatOutbox.id).where(_due(now)).order_by(WechatOutbox.id).limit(limit)
+    if get_engine(settings).dialect.name == "postgresql":
+        with session_scope(settings) as session:
+            ids = list(session.scalars(due.with_for_update(skip_locked=True, of=WechatOutbox)))
+            if ids:
+                session.execute(update(WechatOutbox).where(WechatOutbox.id.in_(ids)).values(claimed_until=until))
+            return ids
+    with session_scope(settings) as session:
+        candidates = list(session.scalars(due))
+    claimed = []
+    for row_id in candidates:
+        # SQLite: the conditional UPDATE is the claim and rowcount says who won; one short write transaction
+        # each, because upgrading a WAL read transaction to a write fails when another worker wrote meanwhile.
+        with session_scope(settings) as session:
+            result = session.execute(
+                update(WechatOutbox).where(
+                    WechatOutbox.id == row_id, WechatOutbox.status == "queued",
+                    or_(WechatOutbox.claimed_until.is_(None), WechatOutbox.claimed_until < now),
+                ).values(claimed_until=until)
+            )
+            if result.rowcount == 1:
+                claimed.append(row_id)
+    return claimed
+
+
+def _flag_case(session: Session, row: WechatOutbox, reason: str) -> None:
+    if row.case_id is not None:
+        session.add(CaseEvent(case_id=row.case_id, kind="delivery_failed",
+                              payload={"outbox_id": row.id, "msg_key": row.msg_key, "reason": reason}))
+
+
+def _finish(settings: Settings, row_id: int, status: str, error: str | None = None, flag: bool = False) -> None:
+    with session_scope(settings) as session:
+        row = session.get(WechatOutbox, row_id)
+        row.status, row.last_error, row.claimed_until = status, error, None
+        row.attempts += 1
+        if status == "sent":
+            row.sent_at = utcnow()
+        if status == "stopped":  # nothing more may go out for this user message
+            session.execute(update(WechatOutbox).where(WechatOutbox.msg_key == row.msg_key,
+                                                       WechatOutbox.status == "queued")
+                            .values(status="stopped", last_error=error))
+        if flag:
+            _flag_case(session, row, error or status)
+
+
+def _retry_later(settings: Settings, row_id: int, error: str) -> str:
+    with session_scope(settings) as session:
+        row = session.get(WechatOutbox, row_id)
+        row.attempts += 1
+        row.last_error, row.claimed_until = error, None
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            _flag_case(session, row, error)
+            return "failed"
+        delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+        row.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+        return "retry"
+
+
+def _blocked(settings: Settings, row: WechatOutbox) -> str | None:
+    """Why WeChat would refuse this row before we even try, or None."""
+    with session_scope(settings) as session:
+        last_seen = _aware(session.scalar(select(ChannelUser.last_seen_at).where(
+            ChannelUser.channel == "wechat", ChannelUser.external_id == row.openid)))
+        sent = session.scalar(select(func.count(WechatOutbox.id)).where(
+            WechatOutbox.msg_key == row.msg_key, WechatOutbox.status == "sent"))
+    if last_seen is None or utcnow() - last_seen > WINDOW:
+        return "outside the 48-hour window"
+    if sent >= MAX_PARTS:
+        return "5 messages already sent for this user message"
+    return None
+
+
+def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) -> str:
+    """Delivers one claimed row; returns the outcome (sent, retry, undeliverable, stopped, failed)."""
+    with session_scope(settings) as session:
+        row = session.get(WechatOutbox, row_id)
+        if row is None or row.status != "queued":
+            return "skipped"
+        session.expunge(row)
+    blocked = _blocked(settings, row)
+    if blocked:
+        _finish(settings, row_id, "undeliverable", blocked, flag=True)
+        return "undeliverable"
+    if row.part == 0:
+        try:
+            client.send_typing(row.openid)
+        except (WeChatClientException, requests.RequestException) as exc:  # typing is a courtesy only
+            log.info("typing indicator not sent to outbox row %s: %s", row_id, exc)
+    try:
+        client.send_text(row.openid, row.text)
+    except WeChatClientException as exc:
+        error = f"{exc.errcode}: {exc.errmsg}"
+        if exc.errcode in UNREACHABLE:
+            _finish(settings, row_id, "undeliverable", error, flag=True)
+            return "undeliverable"
+        if exc.errcode == QUOTA_USED:
+            _finish(settings, row_id, "stopped", error)
+            return "stopped"
+        log.warning("outbox row %s not delivered (%s); will retry", row_id, error)
+        return _retry_later(settings, row_id, error)
+    except requests.RequestException as exc:
+        log.warning("outbox row %s: WeChat API unreachable (%s); will retry", row_id, type(exc).__name__)
+        return _retry_later(settings, row_id, type(exc).__name__)
+    _finish(settings, row_id, "sent")
+    return "sent"
+
+
+def deliver_due(settings: Settings, client: TongbanWeChatClient, limit: int = 20) -> Counter[str]:
+    """Claims and delivers up to `limit` due rows; returns a count per outcome."""
+    outcomes: Counter[str] = Counter()
+    while (done := sum(outcomes.values())) < limit:
+        # claim again after each batch: a later part becomes due only once the earlier one has gone out
+        ids = claim(settings, limit - done)
+        if not ids:
+            break
+        for row_id in ids:
+            outcomes[deliver_one(settings, client, row_id)] += 1
+    return outcomes
+
+
+class OutboxWorker(threading.Thread):
+    """Background loop that drains the outbox until `stop()` (started by the app when delivery=async)."""
+
+    def __init__(self, settings: Settings, client: TongbanWeChatClient) -> None:
+        super().__init__(name="wechat-outbox", daemon=True)
+        self.settings, self.client = settings, client
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                busy = sum(deliver_due(self.settings, self.client).values())
+            except Exception:  # keep draining after a database hiccup; the rows stay queued
+                log.exception("outbox pass failed")
+                busy = 0
+            if not busy:
+                self._stop_event.wait(self.settings.wechat_outbox_poll_seconds)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
