@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.config import Settings
-from handlers.app import create_app
-from tests.conftest import free_port
+from tests.fakes.app_server import serve_app
 
 
 @pytest.fixture(scope="module")
-def server(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("api") / "api.db"
     settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    yield from serve_app(settings, knowledge_index)
 
 
 def test_chat_answers_with_sources(server: str) -> None:

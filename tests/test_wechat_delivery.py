@@ -15,7 +15,8 @@ from bot.prompts import prompt_text
 from bot.storage.db import session_scope
 from bot.storage.models import Case, Message, WechatOutbox
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.wechat_api import FakeWeChatAPI, reply_content, serve_app, signed_request
+from tests.fakes.app_server import serve_app
+from tests.fakes.wechat_api import FakeWeChatAPI, reply_content, signed_request
 from tests.test_wechat_endpoint import text_msg, wechat_settings
 
 SEND = "/cgi-bin/message/custom/send"

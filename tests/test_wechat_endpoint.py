@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.prompts import prompt_text
 from bot.storage.db import session_scope
 from bot.storage.models import Case, Message, WechatFollower
-from tests.fakes.wechat_api import (AES_KEY, APP_ID, TOKEN, message_xml, reply_content, serve_app, sign,
+from tests.fakes.app_server import serve_app
+from tests.fakes.wechat_api import (AES_KEY, APP_ID, TOKEN, message_xml, reply_content, sign,
                                     signed_request)
 
 MODES = ["plaintext", "compatible", "aes"]
