@@ -119,6 +119,7 @@ class Conversation:
 
         warm_tokenizer()
         self.index.embedder.embed_queries(["预热"])
+        self.index.load_vectors()
         _ = self.extractive.articles
 
     # --- stages -------------------------------------------------------------------------------------------
@@ -229,7 +230,8 @@ class Conversation:
 
     def _answer_in_time(self, text: str, history: list[str]) -> tuple[Composed, str] | None:
         """The extractive answer if it is ready within the crisis deadline; never raises."""
-        future = self._side.submit(self._answer, text, history, False)
+        # In-process search only (vector copy + BM25): a crisis reply never waits on Chroma, an LLM or the network.
+        future = self._side.submit(self._answer, text, history, False, "local")
         try:
             return future.result(timeout=CRISIS_ANSWER_DEADLINE)
         except FutureTimeout:
@@ -238,9 +240,9 @@ class Conversation:
             log.exception("answer to a crisis message failed; crisis reply sent alone")
         return None
 
-    def _answer(self, text: str, history: list[str], use_llm: bool = True) -> tuple[Composed, str]:
+    def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid") -> tuple[Composed, str]:
         query = contextual_query(text, history)
-        hits = self.index.search(query, k=self.settings.search_k)
+        hits = self.index.search(query, k=self.settings.search_k, mode=mode)
         named = self.index.named_documents(query)
         composed = self.extractive.compose(query, hits, named)
         if composed.grounded and use_llm and self.llm is not None:

@@ -201,3 +201,14 @@ def test_prevention_questions_get_the_answer_and_the_hotlines(convo: Conversatio
     assert "12356" in outcome.reply_text and "120" in outcome.reply_text
     plain = ask(convo, "孩子挑食不吃青菜咋整", user="pv2")
     assert "12356" not in plain.reply_text
+
+
+def test_crisis_answer_does_not_touch_chroma(convo: Conversation, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def query(self, *args, **kwargs):
+            raise RuntimeError("chroma must not be called on the crisis path")
+
+    convo.warm_up()
+    monkeypatch.setattr(convo.index, "_store", Broken())
+    outcome = ask(convo, "孙子在学校被同学欺负了，回来一直哭，我该怎么跟他说？", user="yq2")
+    assert outcome.level == "yellow" and outcome.grounded and "出处：《" in outcome.reply_text

@@ -64,3 +64,17 @@ def test_traditional_characters_find_the_same_material(knowledge_index) -> None:
     simplified = [h.chunk_id for h in knowledge_index.search("孩子近视了怎么办", k=3)]
     traditional = [h.chunk_id for h in knowledge_index.search("孩子近視了怎麼辦", k=3)]
     assert simplified == traditional
+
+
+class _BrokenStore:
+    def query(self, *args, **kwargs):
+        raise RuntimeError("chroma must not be called")
+
+
+def test_local_mode_never_calls_chroma(knowledge_index, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert knowledge_index.load_vectors()
+    hybrid = knowledge_index.search("孩子每天在外面玩多久能护眼", k=3)
+    monkeypatch.setattr(knowledge_index, "_store", _BrokenStore())
+    local = knowledge_index.search("孩子每天在外面玩多久能护眼", k=3, mode="local")
+    assert local and local[0].dense_rank is not None
+    assert local[0].chunk_id == hybrid[0].chunk_id

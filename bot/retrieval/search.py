@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bot.config import Settings
 from bot.errors import RetrievalError
 from bot.retrieval.embedders import Embedder, get_embedder
@@ -95,6 +97,7 @@ class KnowledgeIndex:
         self._store: VectorStore | None = None
         self._lock = threading.Lock()
         self.dense_available = True
+        self._matrix: np.ndarray | None = None  # in-process copy of the vectors, for the crisis path
 
     @property
     def embedder(self) -> Embedder:
@@ -126,6 +129,31 @@ class KnowledgeIndex:
         self.dense_available = True
         return [(self._by_id[cid], sim) for cid, sim in pairs if cid in self._by_id]
 
+    def load_vectors(self) -> bool:
+        """Copies the chunk vectors out of Chroma into memory (once), so `mode="local"` never calls Chroma."""
+        if self._matrix is not None:
+            return True
+        try:
+            got = self._vector_store().collection().get(include=["embeddings"])
+        except Exception as exc:  # Chroma unreachable: local mode falls back to keywords only
+            log.warning("could not load vectors for local search: %s", exc)
+            return False
+        matrix = np.zeros((len(self.chunks), len(got["embeddings"][0]) if len(got["ids"]) else 1), dtype=np.float32)
+        for chunk_id, vector in zip(got["ids"], got["embeddings"]):
+            if chunk_id in self._by_id:
+                matrix[self._by_id[chunk_id]] = vector
+        self._matrix = matrix
+        return True
+
+    def dense_local(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
+        """Dense ranking from the in-process copy (no Chroma call); [] when it was never loaded."""
+        if self._matrix is None:
+            return []
+        scores = self._matrix @ self.embedder.embed_queries([query])[0]
+        order = np.argsort(-scores)
+        ranked = [(int(i), float(scores[i])) for i in order if not filters or self._matches(self.chunks[i], filters)]
+        return ranked[:k]
+
     def keyword(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
         ranked = self._keyword.search(tokenize(query), k * 3 if filters else k)
         if filters:
@@ -139,15 +167,19 @@ class KnowledgeIndex:
         filters: dict[str, str] | None = None,
         mode: str = "hybrid",
     ) -> list[Hit]:
-        """Ranked chunks for `query`. `mode` is hybrid, dense or keyword. Bad queries give []."""
+        """Ranked chunks for `query`. `mode` is hybrid, dense, keyword, or local (hybrid from the in-process
+        vector copy: no Chroma call, for replies that must not wait on it). Bad queries give []."""
         filters = {key: str(v) for key, v in (filters or {}).items() if key in FILTER_KEYS and v}
         text = clean_for_search(query or "", self.settings.max_input_chars)
         if not _WORD_RE.search(text) or k <= 0:
             # Punctuation or emoji alone asks nothing; a vector search would still "match" something.
             return []
         expanded = expand_query(text)
-        dense = self.dense(expanded, CANDIDATES, filters) if mode in ("hybrid", "dense") else []
-        keyword = self.keyword(expanded, CANDIDATES, filters) if mode in ("hybrid", "keyword") else []
+        if mode == "local":
+            dense = self.dense_local(expanded, CANDIDATES, filters)
+        else:
+            dense = self.dense(expanded, CANDIDATES, filters) if mode in ("hybrid", "dense") else []
+        keyword = self.keyword(expanded, CANDIDATES, filters) if mode in ("hybrid", "keyword", "local") else []
         named = self.named_documents(text)
         if named:
             dense, keyword = self._within(dense, named), self._within(keyword, named)
