@@ -73,7 +73,8 @@ def test_async_green_answer_goes_through_the_outbox(async_server: tuple[str, Set
     sent = api.calls(SEND)[0]["json"]
     assert sent["touser"] == "o-async" and sent["text"]["content"]
     assert api.calls("/cgi-bin/message/custom/typing")
-    assert stored(settings, WechatOutbox, WechatOutbox.status == "sent") >= 1
+    # The worker records "sent" after WeChat's answer comes back, a moment after the fake saw the call.
+    wait_for(lambda: stored(settings, WechatOutbox, WechatOutbox.status == "sent") >= 1)
 
 
 def test_async_red_answer_is_passive(async_server: tuple[str, Settings], api: FakeWeChatAPI) -> None:
