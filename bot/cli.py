@@ -30,26 +30,21 @@ def eval_group() -> None:
     """Measure retrieval, answers and triage against a labelled file."""
 
 
-# --- command registrations (one import per feature module) ---
-from bot.retrieval.commands import eval_retrieval_command, ingest_command, search_command  # noqa: E402
-
-main.add_command(ingest_command, name="ingest")
-main.add_command(search_command, name="search")
-eval_group.add_command(eval_retrieval_command, name="retrieval")
-from bot.service_commands import db_group, serve_command  # noqa: E402
-from knowledge.commands import lint_knowledge_command  # noqa: E402
+# --- command registrations: each feature module provides its commands ---
 from bot.answer.commands import ask_command, chat_command, eval_answers_command  # noqa: E402
-
-main.add_command(serve_command, name="serve")
-main.add_command(db_group, name="db")
-main.add_command(lint_knowledge_command, name="lint-knowledge")
-main.add_command(ask_command, name="ask")
-main.add_command(chat_command, name="chat")
-eval_group.add_command(eval_answers_command, name="answers")
+from bot.retrieval.commands import eval_retrieval_command, ingest_command, search_command  # noqa: E402
 from bot.safety.cli import eval_triage_command, triage_command  # noqa: E402
-
-main.add_command(triage_command, name="triage")
-eval_group.add_command(eval_triage_command, name="triage")
+from bot.service_commands import db_group, serve_command  # noqa: E402
 from bot.wechat.commands import wechat_group  # noqa: E402
+from knowledge.commands import lint_knowledge_command  # noqa: E402
 
-main.add_command(wechat_group, name="wechat")
+for command, name in (
+    (serve_command, "serve"), (db_group, "db"), (ingest_command, "ingest"), (search_command, "search"),
+    (ask_command, "ask"), (chat_command, "chat"), (triage_command, "triage"),
+    (lint_knowledge_command, "lint-knowledge"), (wechat_group, "wechat"),
+):
+    main.add_command(command, name=name)
+for command, name in (
+    (eval_retrieval_command, "retrieval"), (eval_answers_command, "answers"), (eval_triage_command, "triage"),
+):
+    eval_group.add_command(command, name=name)
