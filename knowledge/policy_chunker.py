@@ -17,6 +17,8 @@ TARGET_CHARS = 300
 MAX_CHARS = 380
 _SENTENCE_RE = re.compile(r"[^。！？；]*[。！？；]|[^。！？；]+$")
 _TITLE_CUT_RE = re.compile(r"——|—|。|：")
+# 「一是…。二是…。」 enumerates parts of one item; each part starts its own chunk.
+_ENUMERATION_RE = re.compile(r"(?<=[。；：])(?=[一二三四五六七八九十]是)")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def chunk_policy(raw: str, meta: PolicyMeta) -> list[Chunk]:
     chunks: list[Chunk] = []
     for unit in _units(clean_policy_text(raw)):
         section = " > ".join(unit.path)
-        for passage in pack_sentences(split_sentences(unit.text)):
+        parts = [p for p in _ENUMERATION_RE.split(unit.text) if p]
+        for passage in (piece for part in parts for piece in pack_sentences(split_sentences(part))):
             if len(passage) < 8:
                 continue
             chunks.append(

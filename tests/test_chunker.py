@@ -70,3 +70,11 @@ def test_chunk_ids_are_stable_and_unique(corpus) -> None:
     assert len(ids) == len(set(ids))
     again = load_corpus(PROJECT_ROOT / "knowledge")
     assert [c.chunk_id for c in again.chunks] == ids
+
+
+def test_enumerated_parts_start_their_own_chunks() -> None:
+    raw = "二、重点任务\n3.深入推进促进行动。一是健康体重管理。推广母乳喂养。二是口腔健康。开展涂氟。三是视力保护。每学期筛查2次。"
+    texts = [c.text for c in chunk_policy(raw, META)]
+    assert any(t.startswith("二是口腔健康") for t in texts)
+    assert any(t.startswith("三是视力保护") for t in texts)
+    assert not any("一是" in t and "二是" in t for t in texts)
