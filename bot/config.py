@@ -69,7 +69,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Proxies whose X-Forwarded-For/-Proto are believed (nginx in deploy/ runs on the same host or network).
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Privacy: conversations that never produced a case are deleted after this many days; cases (with their
+    # conversation) after case_retention_days, as hotline records are kept. `tongban purge` and a daily job.
+    retention_days: int = 30
+    case_retention_days: int = 365 * 3
+    purge_interval_hours: float = Field(default=24.0, description="0 = no background purge (run `tongban purge`).")
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from bot.metrics import NOTIFY_FAILURES
+
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 2.0, 5.0, 15.0)
 
@@ -27,6 +29,7 @@ def _deliver(url: str, payload: dict[str, Any], delays: tuple[float, ...]) -> bo
             log.warning("case webhook answered %s (attempt %d)", response.status_code, attempt + 1)
         except httpx.HTTPError as exc:
             log.warning("case webhook failed (attempt %d): %s", attempt + 1, type(exc).__name__)
+    NOTIFY_FAILURES.labels("webhook").inc()
     log.error("case webhook gave up after %d attempts for case %s", len(delays) + 1, payload.get("case_id"))
     return False
 

@@ -27,6 +27,7 @@ from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
+from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS
 from bot.notify import notify_red_case
 from bot.prompts import prompt_text
 from bot.retrieval.search import KnowledgeIndex
@@ -43,6 +44,13 @@ _ASKS_RE = re.compile(r"[？?]|怎么|咋|吗|什么|啥|哪|能不能|可不可
 # A red message that also asks something (「…法院能管吗？」) gets the answer after the crisis text, but only
 # if it is ready by then: the crisis reply never waits longer than this for it.
 CRISIS_ANSWER_DEADLINE = 1.0
+
+
+def _count_case(change: CaseChange | None) -> None:
+    if change is not None and change.created:
+        CASES_OPENED.labels(change.severity).inc()
+    elif change is not None and change.escalated:
+        CASES_ESCALATED.inc()
 
 
 @dataclass(frozen=True)
@@ -172,14 +180,19 @@ class Conversation:
                 stored = self._store_inbound(session, inbound, text)
         except IntegrityError:
             if inbound.msg_key:
+                DUPLICATES.labels(inbound.channel).inc()
                 return self._duplicate(inbound.msg_key)
             raise
+        _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
         self._store_outbound(stored, outcome)
         if self.second_opinion is not None and stored.triage.level != "red":
             self.second_opinion.pool.submit(self._review, text, stored, inbound.channel)
-        return Outcome(**{**outcome.__dict__, "seconds": time.perf_counter() - started})
+        seconds = time.perf_counter() - started
+        MESSAGES.labels(inbound.channel, outcome.level).inc()
+        REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
+        return Outcome(**{**outcome.__dict__, "seconds": seconds})
 
     def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):
@@ -198,6 +211,7 @@ class Conversation:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
             change = record_case(session, user, message, opinion)
+        _count_case(change)
         log.warning("LLM second opinion raised a message to %s (case %s)", opinion.level, change.case_id)
         self._notify(change, opinion, channel)
 

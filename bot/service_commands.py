@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.config import get_settings
+from bot.logs import configure_logging, logging_config
+from bot.metrics import prepare_multiprocess_dir
 from bot.retrieval.ingest import index_exists, ingest
 from bot.storage.migrate import upgrade
 
@@ -18,18 +20,25 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     import uvicorn
 
     settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     upgrade(settings)
     if not index_exists(settings):
         click.echo("knowledge index missing: building it once (about a minute)…")
         report = ingest(settings)
         click.echo(report.summary())
+    worker_count = workers or settings.workers
+    if worker_count > 1:  # workers add up their metrics through files in a shared folder
+        prepare_multiprocess_dir(settings.resolved_data_dir)
     uvicorn.run(
         "handlers.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level.lower(),
+        workers=worker_count,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

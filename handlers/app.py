@@ -14,10 +14,29 @@ from sqlalchemy import text
 from bot.config import Settings, get_settings
 from bot.errors import TongbanError
 from bot.pipeline import Conversation
+from bot.privacy import PurgeJob
 from bot.storage.db import get_engine
 from bot.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+
+def readiness(conversation: Conversation, settings: Settings) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        with get_engine(settings).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    from bot.retrieval.ingest import index_exists
+
+    checks["index"] = "ok" if index_exists(settings) else "missing"
+    loaded = "index" in conversation.__dict__  # built by warm_up at start-up
+    index = conversation.index if loaded else None
+    checks["embedder"] = "ok" if index is not None and index.embedder_loaded else "loading"
+    checks["chroma"] = "ok" if index is not None and index.vector_store_ok() else "unreachable"
+    return checks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,17 +49,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(app.state.conversation.warm_up)
         except TongbanError as exc:  # e.g. no index yet: /readyz says so; triage still works
             log.warning("could not warm up the answer pipeline: %s", exc)
+        purge_job = PurgeJob(settings) if settings.purge_interval_hours > 0 else None
+        if purge_job is not None:
+            purge_job.start()
         yield
+        if purge_job is not None:
+            purge_job.stop()
 
     app = FastAPI(title="童伴 Tongban", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.conversation = Conversation(settings)
 
     from handlers.api import router as api_router
+    from handlers.observability import RequestContext
+    from handlers.observability import router as operations_router
     from handlers.wechat import router as wechat_router
 
     app.include_router(api_router)
     app.include_router(wechat_router)
+    app.include_router(operations_router)
+    app.add_middleware(RequestContext)
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:
@@ -53,18 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        """Database reachable and knowledge index present; 503 otherwise."""
-        checks: dict[str, str] = {}
-        try:
-            with get_engine(settings).connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # any driver error means not ready
-            checks["database"] = f"error: {type(exc).__name__}"
-        from bot.retrieval.ingest import index_exists
-
-        checks["index"] = "ok" if index_exists(settings) else "missing"
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, **checks})
+        """503 when the database is unreachable, the index is missing or the embedder is not loaded yet;
+        200 "degraded" when only Chroma is down (answers then come from keyword search)."""
+        checks = readiness(app.state.conversation, settings)
+        failed = any(checks[key] not in ("ok",) for key in ("database", "index", "embedder"))
+        status = "unready" if failed else ("degraded" if checks["chroma"] != "ok" else "ok")
+        return JSONResponse(status_code=503 if failed else 200, content={"ready": not failed, "status": status, **checks})
 
     return app

@@ -15,6 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from bot.answer.format import strip_markdown
 from bot.answer.model import Composed
 from bot.config import Settings
+from bot.metrics import LLM_FALLBACKS
 from bot.prompts import prompt_text
 from bot.retrieval.search import Hit
 
@@ -68,9 +69,10 @@ class LLMComposer:
         result = self._model.invoke(messages)
         return str(getattr(result, "content", "") or "")
 
-    def _fallback(self, fallback: Composed, why: str) -> Composed:
+    def _fallback(self, fallback: Composed, why: str, reason: str) -> Composed:
         with self._lock:
             self.fallbacks += 1
+        LLM_FALLBACKS.labels(reason).inc()
         log.warning("LLM answer not used (%s); extractive answer sent", why)
         return fallback
 
@@ -80,13 +82,13 @@ class LLMComposer:
         try:
             raw = future.result(timeout=self.deadline)
         except FutureTimeout:
-            return self._fallback(fallback, "deadline passed")
+            return self._fallback(fallback, "deadline passed", "timeout")
         except Exception as exc:  # any client or server error
-            return self._fallback(fallback, type(exc).__name__)
+            return self._fallback(fallback, type(exc).__name__, "error")
         answer = strip_markdown(raw).strip()
         if not answer or len(answer) > MAX_ANSWER_CHARS or not re.search(r"[\u4e00-\u9fff]", answer):
-            return self._fallback(fallback, "empty or unusable output")
+            return self._fallback(fallback, "empty or unusable output", "unusable")
         if not numbers_grounded(answer, [h.text for h in hits] + list(fallback.evidence)):
-            return self._fallback(fallback, "numbers not in the sources")
+            return self._fallback(fallback, "numbers not in the sources", "ungrounded")
         return Composed(body=answer, sources=fallback.sources, grounded=True, composer="llm",
                         evidence=fallback.evidence)

@@ -105,6 +105,19 @@ class KnowledgeIndex:
             self._embedder = get_embedder(self.settings)
         return self._embedder
 
+    @property
+    def embedder_loaded(self) -> bool:
+        return self._embedder is not None
+
+    def vector_store_ok(self) -> bool:
+        """Chroma answers (a heartbeat); False when the server is down or the store cannot open."""
+        try:
+            return self._vector_store().heartbeat()
+        except Exception:
+            with self._lock:
+                self._store = None
+            return False
+
     def _vector_store(self) -> VectorStore:
         with self._lock:
             if self._store is None:
