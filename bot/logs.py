@@ -70,6 +70,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "chromadb": {"level": "WARNING"},
+            "bm25s": {"level": "WARNING"},
         },
     }
 
