@@ -1,15 +1,18 @@
 """End-to-end latency of POST /wechat in safe (AES) mode over real HTTP on 127.0.0.1.
 
 Each request: signature check, decrypt, parse, dedupe, triage, retrieval, extractive answer, encrypt.
-Runs >= 1000 messages at 1, 8 and 32 concurrent clients against a uvicorn server it starts, then checks
-that every message got exactly one stored inbound row and a reply (zero errors, zero duplicates).
-Run: .venv/bin/python benchmarks/wechat.py [--messages 1000] [--data-dir var] [--database-url URL]
+Runs >= 1000 messages at 1, 8 and 32 concurrent clients against `tongban serve --workers N`, started as its
+own process (so the clients do not share the server's interpreter), then checks that every message got
+exactly one stored inbound row and a reply (zero errors, zero duplicates).
+Run: .venv/bin/python benchmarks/wechat.py [--messages 1000] [--workers 2] [--data-dir var] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import subprocess
 import random
 import statistics
 import sys
@@ -30,8 +33,33 @@ from bot.retrieval.ingest import index_exists, ingest  # noqa: E402
 from bot.storage.db import session_scope  # noqa: E402
 from bot.storage.models import Message  # noqa: E402
 from knowledge.loader import load_corpus  # noqa: E402
-from tests.fakes.wechat_api import (AES_KEY, APP_ID, TOKEN, message_xml, reply_content, serve_app,  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.fakes.wechat_api import (AES_KEY, APP_ID, TOKEN, message_xml, reply_content,  # noqa: E402
                                     signed_request)
+
+TONGBAN = Path(sys.executable).with_name("tongban")
+
+
+def start_server(settings: Settings, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "TONGBAN_DATA_DIR": str(settings.data_dir), "TONGBAN_DATABASE_URL": settings.sqlalchemy_url,
+           "TONGBAN_WECHAT_TOKEN": TOKEN, "TONGBAN_WECHAT_AES_KEY": AES_KEY, "TONGBAN_WECHAT_APP_ID": APP_ID,
+           "TONGBAN_WECHAT_RATE_LIMIT_PER_MINUTE": "0", "TONGBAN_LOG_LEVEL": "WARNING",
+           "TONGBAN_PURGE_INTERVAL_HOURS": "0"}
+    process = subprocess.Popen([str(TONGBAN), "serve", "--port", str(port), "--workers", str(workers)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise SystemExit("server exited")
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("server not ready")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -81,6 +109,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000, help="messages per concurrency level")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="tongban-bench-")) / "var"
     scratch = Path(tempfile.mkdtemp(prefix="tongban-bench-db-"))
@@ -94,19 +123,20 @@ def main() -> None:
     pool += ["你好", "谢谢", "那要注意什么", "要去几次", "明天天气怎么样"]
     random.Random(11).shuffle(pool)
     ids = itertools.count(1)
-    server = serve_app(settings, None)
-    url = next(server)
+    process, url = start_server(settings, args.workers)
     try:
         run_level(url, pool, 4, 40, ids)  # warm-up: loads the index, embedder and composer
         results = [run_level(url, pool, clients, args.messages, ids) for clients in (1, 8, 32)]
     finally:
-        server.close()
+        process.terminate()
+        process.wait(30)
     with session_scope(settings) as session:
         inbound = session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
         keys = session.scalar(select(func.count(func.distinct(Message.msg_key))).where(Message.direction == "in"))
     sent = 40 + sum(r["n"] for r in results)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"POST /wechat, safe mode (AES), passive replies, extractive composer, {backend}, 127.0.0.1")
+    print(f"POST /wechat, safe mode (AES), passive replies, extractive composer, {backend}, "
+          f"{args.workers} worker(s), 127.0.0.1")
     print(f"{'clients':>7} {'messages':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'msg/s':>7} "
           "errors busy")
     for r in results:

