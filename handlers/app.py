@@ -9,6 +9,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from bot.config import Settings, get_settings
@@ -37,10 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conversation = Conversation(settings)
 
     from handlers.api import router as api_router
+    from handlers.webchat import STATIC_DIR
+    from handlers.webchat import router as webchat_router
     from handlers.wechat import router as wechat_router
 
     app.include_router(api_router)
     app.include_router(wechat_router)
+    app.include_router(webchat_router)
+    if not any(getattr(route, "path", None) == "/static" for route in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:
