@@ -116,7 +116,13 @@
     details.appendChild(el("summary", "", "出处（" + sources.length + " 条）"));
     var list = details.appendChild(el("ul"));
     sources.forEach(function (s) {
-      list.appendChild(el("li", "", "《" + s.title + "》" + (s.section ? " " + s.section : "")));
+      var item = list.appendChild(el("li", "", "《" + s.title + "》"));
+      if (s.section) { item.appendChild(el("span", "section", s.section)); }
+    });
+    details.addEventListener("toggle", function () {
+      if (!details.open) { return; }  // show the whole opened list, bubble edge included
+      var hidden = row.getBoundingClientRect().bottom - messagesEl.getBoundingClientRect().bottom;
+      if (hidden > 0) { messagesEl.scrollTop += hidden; }
     });
     row.querySelector(".bubble").appendChild(details);
   }
@@ -219,6 +225,7 @@
       var stale = /HTTP 4/.test(String(error && error.message));
       setStatus(stale ? "没发出去。请刷新页面，再点「重发」。您打的字还在。"
                       : "网络不好，消息没发出去。您打的字还在，点「重发」再试。", true);
+      scrollToBottom();  // waiting messages are at the bottom: keep the 「重发」 button in sight
     }).then(function () {
       clearTimeout(timer);
       sending = false;
@@ -290,7 +297,7 @@
         button.setAttribute("aria-label", "问：" + line);
         button.addEventListener("click", function () { submit(line); });
       } else if (line) {
-        if (p.childNodes.length) { p.appendChild(document.createTextNode("\n")); }
+        if (p.textContent) { p.appendChild(document.createTextNode("\n")); }
         fillText(p, line);
       }
     });
@@ -338,9 +345,9 @@
   // --- large text -------------------------------------------------------------------------------------------
   function applySize(large) {
     document.documentElement.classList.toggle("large", large);
+    // A toggle keeps its name; the tick and the dark fill say it is on (tap again to go back).
     sizeToggle.setAttribute("aria-pressed", large ? "true" : "false");
-    sizeToggle.textContent = large ? "小字" : "大字";
-    sizeToggle.setAttribute("aria-label", large ? "小字：把字变回原来大小" : "大字：把字放大");
+    sizeToggle.textContent = large ? "✓ 大字" : "大字";
     fitInput();
   }
   sizeToggle.addEventListener("click", function () {
