@@ -33,6 +33,8 @@ REPLY_SECONDS = Histogram(
 )
 LLM_FALLBACKS = Counter("tongban_llm_fallbacks_total", "LLM answers replaced by the extractive answer.", ["reason"])
 SLA_BREACHES = Counter("tongban_sla_breaches_total", "Cases whose first response passed its SLA.", ["severity"])
+SPOOLED = Counter("tongban_spooled_messages_total", "Messages answered while the database was unavailable.",
+                  ["channel"])
 NOTIFY_FAILURES = Counter("tongban_notify_failures_total", "Notifications given up after all retries.", ["kind"])
 
 
@@ -58,6 +60,20 @@ class OutboxBacklog(Collector):
         yield gauge
 
 
+class SpoolBacklog(Collector):
+    """Messages answered while the database was away and not stored yet."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from bot.spool import pending
+
+        gauge = GaugeMetricFamily("tongban_spool_backlog", "Spooled messages waiting for the database.")
+        gauge.add_metric([], float(pending(self.settings)))
+        yield gauge
+
+
 def prepare_multiprocess_dir(data_dir: Path) -> None:
     """Called once by `tongban serve` before workers start: an empty folder the workers share."""
     folder = data_dir / "metrics"
@@ -75,6 +91,7 @@ def render(settings: Settings) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         registry.register(_Default())
     registry.register(OutboxBacklog(settings))
+    registry.register(SpoolBacklog(settings))
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

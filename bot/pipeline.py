@@ -6,9 +6,11 @@ Red and yellow replies are fixed texts: they never wait on retrieval, an LLM or 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.answer.extractive import ExtractiveComposer
@@ -27,13 +29,15 @@ from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
-from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS
+from bot import spool
+from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS, SPOOLED
 from bot.notify import notify_red_case
 from bot.prompts import prompt_text
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
 from bot.safety.model import LEVEL_RANK
 from bot.safety.second_opinion import SecondOpinion
+from bot.spool import SpooledMessage
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelUser, Message, utcnow
 from bot.text import normalize
@@ -77,6 +81,7 @@ class Outcome:
     duplicate: bool = False
     composer: str = ""
     seconds: float = 0.0
+    spooled: bool = False  # the database was unavailable: the message waits in the local spool
 
     def as_dict(self) -> dict[str, Any]:
         return {"reply": self.reply_text, "sources": self.sources, "level": self.level, "case_id": self.case_id,
@@ -85,7 +90,7 @@ class Outcome:
 
 @dataclass
 class _Stored:
-    user: ChannelUser
+    user: ChannelUser | None
     message_id: int
     history: list[str]
     triage: Triage
@@ -138,7 +143,8 @@ class Conversation:
         limit = self.settings.max_input_chars
         return (text[:limit], True) if len(text) > limit else (text, False)
 
-    def _store_inbound(self, session: Session, inbound: Inbound, text: str) -> _Stored:
+    def _store_inbound(self, session: Session, inbound: Inbound, text: str, floor: Triage | None = None,
+                       received: dt.datetime | None = None) -> _Stored:
         user = session.scalar(
             select(ChannelUser).where(ChannelUser.channel == inbound.channel, ChannelUser.external_id == inbound.user_id)
         )
@@ -150,7 +156,10 @@ class Conversation:
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
         result = triage(text, history)
-        message = Message(user_id=user.id, direction="in", text=text, msg_key=inbound.msg_key, level=result.level)
+        if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
+            result = floor  # a spooled message keeps at least the level its reply was given
+        message = Message(user_id=user.id, direction="in", text=text, msg_key=inbound.msg_key, level=result.level,
+                          created_at=received or utcnow())
         session.add(message)
         session.flush()
         change = record_case(session, user, message, result) if result.level in ("red", "yellow") else None
@@ -183,16 +192,57 @@ class Conversation:
                 DUPLICATES.labels(inbound.channel).inc()
                 return self._duplicate(inbound.msg_key)
             raise
+        except SQLAlchemyError:  # down or locked: reply anyway, store later (a crisis reply never waits)
+            log.error("database unavailable; message answered and spooled", exc_info=True)
+            return self._handle_offline(inbound, text, truncated, started)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
-        self._store_outbound(stored, outcome)
+        try:
+            self._store_outbound(stored, outcome)
+        except SQLAlchemyError:  # the inbound message and any case are stored; only our copy of the reply is lost
+            log.error("reply not stored: database unavailable", exc_info=True)
         if self.second_opinion is not None and stored.triage.level != "red":
             self.second_opinion.pool.submit(self._review, text, stored, inbound.channel)
         seconds = time.perf_counter() - started
         MESSAGES.labels(inbound.channel, outcome.level).inc()
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
+
+    def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:
+        result = triage(text)
+        outcome = self._reply(text, _Stored(None, 0, [], result, None, None), truncated)
+        entry = SpooledMessage(
+            user_id=inbound.user_id, channel=inbound.channel, kind=inbound.kind, text=text,
+            msg_key=inbound.msg_key or f"spool:{uuid.uuid4().hex}", reply_text=outcome.reply_text,
+            level=result.level, categories=list(result.categories), evidence=list(result.evidence),
+            reasons=list(result.reasons), received_at=utcnow().isoformat(),
+        )
+        try:
+            spool.write(self.settings, entry)
+            SPOOLED.labels(inbound.channel).inc()
+        except OSError:  # the reply still goes out; the message is lost only if the disk fails as well
+            log.critical("message could not be spooled", exc_info=True)
+        if result.level == "red":  # counsellors hear of it now; the case id follows when it is stored
+            notify_red_case(self.settings.notify_webhook_url, {
+                "case_id": None, "severity": "red", "spooled": True, "categories": list(result.categories),
+                "channel": inbound.channel,
+            })
+        return Outcome(**{**outcome.__dict__, "spooled": True, "seconds": time.perf_counter() - started})
+
+    def store_spooled(self, entry: SpooledMessage) -> None:
+        """Stores a message answered while the database was away, with its case (raises if still away)."""
+        inbound = Inbound(entry.user_id, entry.text, entry.channel, entry.kind, entry.msg_key)
+        at_receipt = Triage(entry.level, tuple(entry.categories), tuple(entry.evidence), tuple(entry.reasons))  # type: ignore[arg-type]
+        try:
+            with session_scope(self.settings) as session:
+                stored = self._store_inbound(session, inbound, entry.text, at_receipt, entry.received)
+                session.add(Message(user_id=stored.user.id, direction="out", text=entry.reply_text,
+                                    level=stored.triage.level, case_id=stored.case_id, created_at=entry.received))
+        except IntegrityError:  # stored before (a replay interrupted after its commit)
+            return
+        _count_case(stored.change)
+        self._notify(stored.change, stored.triage, entry.channel)
 
     def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):

@@ -16,6 +16,8 @@ from bot.config import Settings, get_settings
 from bot.errors import TongbanError
 from bot.pipeline import Conversation
 from bot.privacy import PurgeJob
+from bot import spool
+from bot.spool import SpoolReplayer
 from bot.storage.db import get_engine
 from bot.storage.migrate import upgrade
 
@@ -37,6 +39,8 @@ def readiness(conversation: Conversation, settings: Settings) -> dict[str, str]:
     index = conversation.index if loaded else None
     checks["embedder"] = "ok" if index is not None and index.embedder_loaded else "loading"
     checks["chroma"] = "ok" if index is not None and index.vector_store_ok() else "unreachable"
+    waiting = spool.pending(settings)
+    checks["spool"] = "empty" if not waiting else f"{waiting} waiting"
     return checks
 
 
@@ -51,11 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except TongbanError as exc:  # e.g. no index yet: /readyz says so; triage still works
             log.warning("could not warm up the answer pipeline: %s", exc)
         purge_job = PurgeJob(settings) if settings.purge_interval_hours > 0 else None
-        if purge_job is not None:
-            purge_job.start()
+        replayer = SpoolReplayer(settings, app.state.conversation.store_spooled)
+        for job in (purge_job, replayer):
+            if job is not None:
+                job.start()
         yield
-        if purge_job is not None:
-            purge_job.stop()
+        for job in (purge_job, replayer):
+            if job is not None:
+                job.stop()
 
     app = FastAPI(title="童伴 Tongban", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

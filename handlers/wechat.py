@@ -228,9 +228,11 @@ async def _converse(request: Request, inbound: Inbound, received: float) -> str:
     except Exception:  # e.g. the database is unreachable: the user is asked to send again
         log.exception("wechat message could not be handled")
         return "" if is_async else prompt_text("replies/busy.txt")
-    if outcome.intent == "human":
+    if outcome.intent == "human" and not outcome.spooled:
         await run_in_threadpool(followers.want_person, settings, inbound.user_id)
-    if is_async and outcome.level == "green":  # red and yellow always go back in the HTTP response
+    # Red and yellow always go back in the HTTP response, and so does everything while the database (and so
+    # the outbox) is unavailable.
+    if is_async and outcome.level == "green" and not outcome.spooled:
         if not outcome.duplicate and outcome.reply_text:
             await run_in_threadpool(enqueue, settings, inbound.user_id, inbound.msg_key or "",
                                     reply_parts(outcome.reply_text), outcome.case_id)

@@ -63,7 +63,8 @@ def test_metrics_count_messages_cases_and_latency(server: str) -> None:
 
 def test_readyz_reports_each_part(server: str) -> None:
     body = httpx.get(f"{server}/readyz").json()
-    assert body == {"ready": True, "status": "ok", "database": "ok", "index": "ok", "embedder": "ok", "chroma": "ok"}
+    assert body == {"ready": True, "status": "ok", "database": "ok", "index": "ok", "embedder": "ok", "chroma": "ok",
+                    "spool": "empty"}
 
 
 def test_request_id_is_returned_and_logged_without_message_text(server: str, json_lines: io.StringIO) -> None:
