@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from bot.config import Settings, get_settings
@@ -37,10 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conversation = Conversation(settings)
 
     from handlers.api import router as api_router
+    from handlers.console import router as console_router
     from handlers.wechat import router as wechat_router
 
     app.include_router(api_router)
     app.include_router(wechat_router)
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:
