@@ -183,3 +183,27 @@ def test_admin_creates_an_account_with_a_password_shown_once(server: Server) -> 
     password = re.search(r"<code>([^<]+)</code>", page.text)[1]
     _, answer = login(server, "newbie", password)
     assert answer.status_code == 303
+
+
+def test_reply_goes_through_the_cases_channel(server: Server) -> None:
+    from bot.storage.models import ChannelUser, Message, WechatOutbox
+
+    add_account(server.settings, "replier")
+    web_case = add_case(server.settings, external_id="web-visitor")
+    old_wechat = add_case(server.settings, channel="wechat", external_id="o-old")
+    with session_scope(server.settings) as session:  # the family's last message was three days ago
+        for message in session.scalars(select(Message).where(Message.case_id == old_wechat)):
+            message.created_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)
+    client, _ = login(server, "replier")
+    for case_id in (web_case, old_wechat):
+        client.post(f"/console/cases/{case_id}/claim", data={"csrf": csrf_of(client)})
+    token = csrf_of(client)
+    assert client.post(f"/console/cases/{web_case}/reply", data={"csrf": token, "text": "您好，我是咨询员"}).status_code == 303
+    refused = client.post(f"/console/cases/{old_wechat}/reply", data={"csrf": token, "text": "您好"})
+    assert refused.status_code == 409 and "48 小时" in refused.text
+    with session_scope(server.settings) as session:
+        out = list(session.scalars(select(Message).join(ChannelUser, ChannelUser.id == Message.user_id)
+                                   .where(Message.direction == "out", Message.case_id.in_([web_case, old_wechat]))))
+        assert [(m.case_id, m.text) for m in out] == [(web_case, "您好，我是咨询员")]
+        assert session.scalar(select(WechatOutbox.id).where(WechatOutbox.case_id == old_wechat)) is None
+        assert session.get(Case, web_case).status == "in_progress"
