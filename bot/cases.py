@@ -7,10 +7,14 @@ before any reply is built (persist before you reply).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.errors import ConfigError
 from bot.safety import Triage
 from bot.storage.models import Case, CaseEvent, ChannelUser, Message, utcnow
 
@@ -26,6 +30,30 @@ class CaseChange:
     created: bool
     escalated: bool
     severity: str
+    team: str | None = None
+
+
+@lru_cache(maxsize=4)
+def _routing(path: Path) -> dict:
+    """The category -> team map (read once per process: record_case is on the crisis path)."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"team routing file unreadable: {path}: {exc}") from exc
+    if not isinstance(data.get("categories"), dict) or not data.get("default_team"):
+        raise ConfigError(f"team routing file {path} needs `default_team` and a `categories` map")
+    return data
+
+
+def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> str:
+    """The team whose queue gets a case: the first category with a team (region map first), else the default."""
+    routing = _routing(path)
+    maps = [((routing.get("regions") or {}).get(region) or {}) if region else {}, routing["categories"]]
+    for category in categories:
+        for mapping in maps:
+            if category in mapping:
+                return str(mapping[category])
+    return str(routing["default_team"])
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
@@ -44,8 +72,10 @@ def open_case_for(session: Session, user_id: int) -> Case | None:
     )
 
 
-def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage) -> CaseChange:
-    """Creates or updates the user's open case for a red or yellow message (caller commits)."""
+def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage,
+                teams_file: Path | None = None) -> CaseChange:
+    """Creates or updates the user's open case for a red or yellow message (caller commits).
+    A new case goes to the queue of the team its categories route to (`teams_file`)."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)
     if case is None:
@@ -58,6 +88,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             reasons=list(triage.reasons),
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
+            team=team_for(triage.categories, teams_file) if teams_file else None,
         )
         session.add(case)
         session.flush()
@@ -66,19 +97,21 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
-        return CaseChange(case.id, created=True, escalated=False, severity=case.severity)
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team)
     escalated = triage.level == "red" and case.severity != "red"
     case.severity = "red" if escalated else case.severity
     case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
     case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
     case.reasons = list(dict.fromkeys([*case.reasons, *triage.reasons]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
+    if case.team is None and teams_file:
+        case.team = team_for(case.categories, teams_file)
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
     }))
     message.case_id = case.id
-    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity)
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
 
 
 def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:

@@ -54,6 +54,18 @@ class Settings(BaseSettings):
 
     local_hotlines: str = Field(default="", description="Extra local lines, e.g. '景德镇中小学心理服务热线 0798-8661120'.")
     notify_webhook_url: str = ""
+    notify_wecom_url: str = Field(default="", description="企业微信群机器人 webhook (markdown alerts).")
+    notify_wechat_template_id: str = Field(default="", description="公众号 template for alerts to bound counsellors.")
+
+    # Counsellor console (handlers/console*.py, bot/console/)
+    teams_file: Path = Field(default=PROJECT_ROOT / "bot" / "routing_teams.yaml")
+    sla_red_minutes: int = 15
+    sla_yellow_hours: int = 24
+    console_idle_minutes: int = 30
+    console_trust_proxy: bool = Field(default=False, description="Believe X-Forwarded-Proto/For from a proxy.")
+    console_base_url: str = Field(default="", description="Public console URL for links in alerts.")
+    console_poll_seconds: float = 3.0
+    sla_check_seconds: float = 60.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
     wechat_app_id: str = ""

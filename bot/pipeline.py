@@ -32,6 +32,7 @@ from bot.memory import contextual_query, recent_turns, user_history
 from bot import spool
 from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS, SPOOLED
 from bot.notify import notify_red_case
+from bot.notify_channels import alert_case
 from bot.prompts import prompt_text
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
@@ -162,7 +163,7 @@ class Conversation:
                           created_at=received or utcnow())
         session.add(message)
         session.flush()
-        change = record_case(session, user, message, result) if result.level in ("red", "yellow") else None
+        change = record_case(session, user, message, result, self.settings.teams_file) if result.level in ("red", "yellow") else None
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change)
 
@@ -246,9 +247,9 @@ class Conversation:
 
     def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):
-            notify_red_case(self.settings.notify_webhook_url, {
-                "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
-                "categories": list(result.categories), "channel": channel,
+            alert_case(self.settings, {
+                "kind": "red_case", "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
+                "categories": list(result.categories), "channel": channel, "team": change.team,
             })
 
     def _review(self, text: str, stored: _Stored, channel: str) -> None:
@@ -260,7 +261,7 @@ class Conversation:
         with session_scope(self.settings) as session:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
-            change = record_case(session, user, message, opinion)
+            change = record_case(session, user, message, opinion, self.settings.teams_file)
         _count_case(change)
         log.warning("LLM second opinion raised a message to %s (case %s)", opinion.level, change.case_id)
         self._notify(change, opinion, channel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conversation = Conversation(settings)
 
     from handlers.api import router as api_router
+    from handlers.console import router as console_router
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
     from handlers.webchat import STATIC_DIR
@@ -79,8 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wechat_router)
     app.include_router(operations_router)
     app.include_router(webchat_router)
-    if not any(getattr(route, "path", None) == "/static" for route in app.routes):
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContext)
 
     @app.exception_handler(TongbanError)

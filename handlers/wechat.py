@@ -80,7 +80,9 @@ def _runtime(app: FastAPI) -> _Runtime:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     runtime = _runtime(app)
-    if settings.wechat_delivery == "async" and settings.wechat_app_id:
+    # Runs in passive mode too whenever the API credentials are set: counsellors' replies from the console
+    # always go out as 客服消息.
+    if settings.wechat_app_id and settings.wechat_app_secret:
         from bot.wechat.client import make_client
 
         runtime.worker = OutboxWorker(settings, make_client(settings))

@@ -1,4 +1,6 @@
-"""A webhook receiver on 127.0.0.1 that records JSON posts and can fail the first N of them."""
+"""A webhook receiver on 127.0.0.1 that records JSON posts and can fail the first N of them.
+
+With `wecom=True` it answers like a 企业微信群机器人: HTTP 200 always, success or failure in `errcode`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
+    def __init__(self, fail_first: int = 0, delay: float = 0.0, wecom: bool = False) -> None:
         self.received: list[dict] = []
         self.attempts = 0
         self.fail_first = fail_first
@@ -26,13 +28,18 @@ class WebhookReceiver:
                 receiver.attempts += 1
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                if receiver.attempts <= receiver.fail_first:
-                    self.send_response(503)
+                failing = receiver.attempts <= receiver.fail_first
+                if not failing:
+                    receiver.received.append(json.loads(body))
+                    receiver.event.set()
+                if wecom:
+                    answer = json.dumps({"errcode": 45009 if failing else 0}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
+                    self.wfile.write(answer)
                     return
-                receiver.received.append(json.loads(body))
-                receiver.event.set()
-                self.send_response(204)
+                self.send_response(503 if failing else 204)
                 self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,0 +1,230 @@
+"""What counsellors may do to a case, and in which state: the explicit state machine and its actions.
+
+open → claimed → in_progress → follow_up → closed, and closed → in_progress (reopen). Every action checks
+who may do it, moves the case by the transition table, writes a CaseEvent and an audit entry, all in the
+caller's transaction. Templates only show buttons; the rules live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.console.accounts import at_least
+from bot.console.audit import audit
+from bot.errors import TongbanError
+from bot.prompts import prompt_yaml
+from bot.storage.models import Account, Case, CaseEvent, FollowUp, MandatoryReport, Referral, Team, utcnow
+
+# action -> {from status: to status}; a status missing from an action's map means "not allowed now".
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "claim": {"open": "claimed"},
+    "assign": {"open": "claimed", "claimed": "claimed", "in_progress": "in_progress", "follow_up": "follow_up"},
+    "work": {"claimed": "in_progress", "in_progress": "in_progress", "follow_up": "follow_up"},
+    "schedule_follow_up": {"claimed": "follow_up", "in_progress": "follow_up", "follow_up": "follow_up"},
+    "close": {"claimed": "closed", "in_progress": "closed", "follow_up": "closed"},
+    "reopen": {"closed": "in_progress"},
+}
+ACTION_NAMES = {"claim": "认领", "assign": "指派", "work": "处理", "schedule_follow_up": "安排回访",
+                "close": "结案", "reopen": "重新打开"}
+
+
+class WorkflowError(TongbanError):
+    """An action that the case's state or the rules do not allow (shown to the counsellor as is)."""
+
+
+class PermissionDenied(TongbanError):
+    """The account may not see or change this case."""
+
+
+@dataclass
+class Actor:
+    """The logged-in account doing something, its teams, and where the request came from (for the audit)."""
+
+    account: Account
+    teams: set[str] = field(default_factory=set)
+    ip: str = ""
+
+    @property
+    def is_supervisor(self) -> bool:
+        return at_least(self.account, "supervisor")
+
+
+def labels() -> dict:
+    return prompt_yaml("console_labels.yaml")
+
+
+def next_status(status: str, action: str) -> str:
+    """The status after `action`, or WorkflowError saying why not."""
+    target = TRANSITIONS[action].get(status)
+    if target is None:
+        state = labels()["statuses"].get(status, status)
+        raise WorkflowError(f"个案现在是「{state}」，不能{ACTION_NAMES[action]} / cannot {action} a case that is {status}")
+    return target
+
+
+def can_view(actor: Actor, case: Case) -> bool:
+    """Supervisors see every case; a counsellor sees their own, and unclaimed ones in their teams' queues
+    (unclaimed red cases too when on call)."""
+    if actor.is_supervisor or case.assigned_to == actor.account.id:
+        return True
+    if case.assigned_to is not None:
+        return False
+    return case.team in actor.teams or (actor.account.on_call and case.severity == "red")
+
+
+def can_work(actor: Actor, case: Case) -> bool:
+    return actor.is_supervisor or case.assigned_to == actor.account.id
+
+
+def require_view(actor: Actor, case: Case | None) -> Case:
+    if case is None or not can_view(actor, case):
+        raise PermissionDenied("没有权限查看这个个案 / not allowed to see this case")
+    return case
+
+
+def _require_work(actor: Actor, case: Case) -> None:
+    require_view(actor, case)
+    if not can_work(actor, case):
+        raise PermissionDenied("请先认领这个个案 / claim the case first")
+
+
+def _record(session: Session, case: Case, actor: Actor, kind: str, payload: dict) -> None:
+    """The case history entry and the audit entry for one action."""
+    session.add(CaseEvent(case_id=case.id, kind=kind, payload={**payload, "by": actor.account.username}))
+    audit(session, actor.account, kind, case.id, payload, actor.ip)
+    case.updated_at = utcnow()
+
+
+def _move(case: Case, action: str) -> dict:
+    before, case.status = case.status, next_status(case.status, action)
+    return {"from": before, "to": case.status}
+
+
+def _responded(case: Case) -> None:
+    if case.first_response_at is None:
+        case.first_response_at = utcnow()
+
+
+def claim(session: Session, case: Case, actor: Actor) -> None:
+    require_view(actor, case)
+    if case.assigned_to not in (None, actor.account.id):
+        raise WorkflowError("这个个案已被别人认领 / already claimed by someone else")
+    moved = _move(case, "claim")
+    case.assigned_to = actor.account.id
+    _responded(case)
+    _record(session, case, actor, "claim", moved)
+
+
+def assign(session: Session, case: Case, actor: Actor, account_id: int | None, team: str | None = None) -> None:
+    """Supervisors give the case to a counsellor and/or move it to another team's queue."""
+    if not actor.is_supervisor:
+        raise PermissionDenied("只有督导可以指派或转队 / only supervisors assign or move cases")
+    if team and team != case.team:
+        if session.get(Team, team) is None:
+            raise WorkflowError(f"没有这个队伍 / no team {team!r}")
+        _record(session, case, actor, "reassign_team", {"from_team": case.team, "to_team": team})
+        case.team = team
+    if account_id and account_id != case.assigned_to:
+        target = session.get(Account, account_id)
+        if target is None or not target.active:
+            raise WorkflowError("没有这个咨询员 / no such active account")
+        moved = _move(case, "assign")
+        _record(session, case, actor, "assign", {**moved, "to_account": target.username,
+                                                 "from_account_id": case.assigned_to})
+        case.assigned_to = target.id
+        _responded(case)
+
+
+def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
+    require_view(actor, case)
+    if not text.strip():
+        raise WorkflowError("备注不能为空 / the note is empty")
+    session.add(CaseEvent(case_id=case.id, kind="note", payload={"text": text.strip(), "by": actor.account.username}))
+    audit(session, actor.account, "note", case.id, {}, actor.ip)  # the note text stays in the case, not the log
+
+
+def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, delivery: str) -> None:
+    """Called by bot.console.replies after storing the outbound message."""
+    _require_work(actor, case)
+    moved = _move(case, "work")
+    _responded(case)
+    _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
+
+
+def add_referral(session: Session, case: Case, actor: Actor, destination: str, outcome: str) -> Referral:
+    _require_work(actor, case)
+    if destination not in labels()["referral_destinations"]:
+        raise WorkflowError(f"未知转介去向 / unknown referral destination {destination!r}")
+    moved = _move(case, "work")
+    referral = Referral(case_id=case.id, destination=destination, outcome=outcome.strip(), account_id=actor.account.id)
+    session.add(referral)
+    _record(session, case, actor, "referral", {**moved, "destination": destination, "outcome": outcome.strip()})
+    return referral
+
+
+def record_mandatory_report(session: Session, case: Case, actor: Actor, reported_to: str,
+                            reported_at: dt.datetime | None, reference: str) -> None:
+    _require_work(actor, case)
+    if not reported_to.strip():
+        raise WorkflowError("请写明报告给了谁（如派出所） / say whom it was reported to")
+    _move(case, "work")
+    session.add(MandatoryReport(case_id=case.id, status="reported", reported_to=reported_to.strip(),
+                                reported_at=reported_at or utcnow(), reference=reference.strip(),
+                                account_id=actor.account.id))
+    _record(session, case, actor, "mandatory_report",
+            {"status": "reported", "reported_to": reported_to.strip(), "reference": reference.strip()})
+
+
+def defer_mandatory_report(session: Session, case: Case, actor: Actor, reason: str) -> None:
+    _require_work(actor, case)
+    if not reason.strip():
+        raise WorkflowError("暂缓报告必须写明原因 / a deferral needs a reason")
+    _move(case, "work")
+    session.add(MandatoryReport(case_id=case.id, status="deferred", deferral_reason=reason.strip(),
+                                account_id=actor.account.id))
+    _record(session, case, actor, "mandatory_report", {"status": "deferred", "reason": reason.strip()})
+
+
+def schedule_follow_up(session: Session, case: Case, actor: Actor, due_on: dt.date, note: str) -> FollowUp:
+    _require_work(actor, case)
+    moved = _move(case, "schedule_follow_up")
+    follow_up = FollowUp(case_id=case.id, due_on=due_on, note=note.strip(), account_id=actor.account.id)
+    session.add(follow_up)
+    _record(session, case, actor, "follow_up", {**moved, "due_on": due_on.isoformat(), "note": note.strip()})
+    return follow_up
+
+
+def complete_follow_up(session: Session, case: Case, actor: Actor, follow_up_id: int) -> None:
+    _require_work(actor, case)
+    follow_up = session.get(FollowUp, follow_up_id)
+    if follow_up is None or follow_up.case_id != case.id:
+        raise WorkflowError("没有这个回访 / no such follow-up on this case")
+    follow_up.done_at = utcnow()
+    _record(session, case, actor, "follow_up_done", {"follow_up_id": follow_up_id})
+
+
+def _report_settled(session: Session, case: Case) -> bool:
+    return session.scalar(select(MandatoryReport.id).where(MandatoryReport.case_id == case.id).limit(1)) is not None
+
+
+def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = "") -> None:
+    _require_work(actor, case)
+    if outcome not in labels()["outcomes"]:
+        raise WorkflowError(f"请选择结案结果 / choose an outcome (not {outcome!r})")
+    if case.mandatory_report and not _report_settled(session, case):
+        raise WorkflowError("虐待/性侵个案：结案前必须填写强制报告记录，或写明暂缓原因 / "
+                            "record the mandatory report (or a deferral with a reason) before closing")
+    moved = _move(case, "close")
+    case.outcome, case.closed_at = outcome, utcnow()
+    _record(session, case, actor, "close", {**moved, "outcome": outcome, "note": note.strip()})
+
+
+def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
+    _require_work(actor, case)
+    moved = _move(case, "reopen")
+    case.closed_at, case.outcome = None, None
+    _record(session, case, actor, "reopen", {**moved, "reason": reason.strip()})

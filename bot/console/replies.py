@@ -1,0 +1,84 @@
+"""A counsellor's reply to the family, through the channel the case came from.
+
+WeChat: stored as an outbound message and queued as 客服消息 (allowed within 48 h of the user's last
+message). Web chat: stored only; the visitor's page polls for new outbound messages. Other channels cannot
+receive replies; the message is still stored so the transcript shows what was meant to be said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.case_workflow import Actor, WorkflowError, mark_reply
+from bot.config import Settings
+from bot.console.accounts import aware
+from bot.storage.db import session_scope
+from bot.storage.models import Case, ChannelUser, Message, WechatOutbox, utcnow
+from bot.wechat.outbox import WINDOW, enqueue
+from bot.wechat.replies import reply_parts
+
+REPLY_CHANNELS = ("wechat", "web")
+MAX_REPLY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    """Whether the user can be reached now: WeChat only within 48 h of their last message."""
+
+    channel: str
+    can_reply: bool
+    last_inbound_at: dt.datetime | None
+    closes_at: dt.datetime | None
+
+
+def reply_window(session: Session, user: ChannelUser, now: dt.datetime | None = None) -> ReplyWindow:
+    now = now or utcnow()
+    last = aware(session.scalar(select(func.max(Message.created_at)).where(Message.user_id == user.id,
+                                                                          Message.direction == "in")))
+    if user.channel == "wechat":
+        closes = last + WINDOW if last else None
+        return ReplyWindow("wechat", bool(closes and closes > now), last, closes)
+    return ReplyWindow(user.channel, user.channel in REPLY_CHANNELS, last, None)
+
+
+def outbox_key(case_id: int, message_id: int) -> str:
+    return f"console:{case_id}:{message_id}"
+
+
+def send_reply(settings: Settings, case_id: int, actor: Actor, text: str) -> str:
+    """Stores the reply, records it on the case and queues it for the channel; returns the delivery kind
+    ("wechat", "web" or "none"). Raises WorkflowError when the user cannot be reached."""
+    text = text.strip()
+    if not text:
+        raise WorkflowError("回复内容不能为空 / the reply is empty")
+    if len(text) > MAX_REPLY_CHARS:
+        raise WorkflowError(f"回复最多 {MAX_REPLY_CHARS} 字 / at most {MAX_REPLY_CHARS} characters")
+    with session_scope(settings) as session:
+        case = session.get(Case, case_id)
+        user = session.get(ChannelUser, case.user_id)
+        window = reply_window(session, user)
+        if user.channel == "wechat" and not window.can_reply:
+            raise WorkflowError("已超过微信 48 小时回复时限，请改用电话等方式联系 / the 48-hour WeChat window has passed")
+        message = Message(user_id=user.id, direction="out", text=text, level="green", case_id=case.id)
+        session.add(message)
+        session.flush()
+        delivery = user.channel if user.channel in REPLY_CHANNELS else "none"
+        mark_reply(session, case, actor, message.id, delivery)
+        openid, key = user.external_id, outbox_key(case.id, message.id)
+    if delivery == "wechat":  # after the commit: the worker may send at once
+        enqueue(settings, openid, key, reply_parts(text), case_id)
+    return delivery
+
+
+def delivery_states(session: Session, case_id: int) -> dict[str, str]:
+    """Outbox status of each console reply on the case, by outbox key (all parts sent = "sent")."""
+    rows = session.execute(select(WechatOutbox.msg_key, WechatOutbox.status)
+                           .where(WechatOutbox.msg_key.like(f"console:{case_id}:%"))).all()
+    states: dict[str, str] = {}
+    for key, status in rows:
+        states[key] = status if states.get(key, "sent") == "sent" else states[key]
+    return states

@@ -1,0 +1,156 @@
+"""What the console shows: the queue (visible cases, SLA state, masked previews), due follow-ups, and one
+case with its transcript, evidence, history and records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from bot.case_workflow import Actor, can_view
+from bot.config import Settings
+from bot.console.accounts import aware
+from bot.console.replies import delivery_states, outbox_key, reply_window
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, FollowUp, MandatoryReport, Message,
+                                Referral, Team, utcnow)
+
+OPEN = ("open", "claimed", "in_progress", "follow_up")
+PREVIEW_CHARS = 24
+_ID_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
+_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_LANDLINE_RE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{3,4}(\d{4})(?!\d)")
+
+
+def mask(text: str) -> str:
+    """Phone and ID-card numbers shortened to their ends (lists only; the audited case page shows them)."""
+    text = _ID_RE.sub(lambda m: f"{m[1]}********{m[2]}", text)
+    text = _PHONE_RE.sub(lambda m: f"{m[1]}****{m[2]}", text)
+    return _LANDLINE_RE.sub(lambda m: f"{m[1]}****{m[2]}", text)
+
+
+def sla_deadline(case: Case, settings: Settings) -> dt.datetime:
+    window = (dt.timedelta(minutes=settings.sla_red_minutes) if case.severity == "red"
+              else dt.timedelta(hours=settings.sla_yellow_hours))
+    return aware(case.created_at) + window
+
+
+def sla_state(case: Case, settings: Settings, now: dt.datetime) -> str:
+    """ok | soon (last quarter of the window) | breached (no response yet, past due) | met | late."""
+    deadline = sla_deadline(case, settings)
+    responded = aware(case.first_response_at)
+    if responded is not None:
+        return "met" if responded <= deadline else "late"
+    if now > deadline:
+        return "breached"
+    window = deadline - aware(case.created_at)
+    return "soon" if deadline - now < window / 4 else "ok"
+
+
+def visible_filter(actor: Actor):  # type: ignore[no-untyped-def]
+    """SQL form of case_workflow.can_view, for lists."""
+    if actor.is_supervisor:
+        return true()
+    unclaimed = [Case.team.in_(actor.teams) if actor.teams else false()]
+    if actor.account.on_call:
+        unclaimed.append(Case.severity == "red")
+    return or_(Case.assigned_to == actor.account.id, and_(Case.assigned_to.is_(None), or_(*unclaimed)))
+
+
+@dataclass
+class QueueFilters:
+    status: str = ""  # "" = every open status
+    severity: str = ""
+    category: str = ""
+    mine: bool = False
+    overdue: bool = False
+
+
+def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
+    if not case_ids:
+        return {}
+    firsts = (select(func.min(Message.id)).where(Message.case_id.in_(case_ids), Message.direction == "in")
+              .group_by(Message.case_id))
+    return dict(session.execute(select(Message.case_id, Message.text).where(Message.id.in_(firsts))).all())
+
+
+def _overdue_case_ids(session: Session, today: dt.date) -> set[int]:
+    return set(session.scalars(select(FollowUp.case_id).where(FollowUp.done_at.is_(None), FollowUp.due_on < today)))
+
+
+def queue_rows(session: Session, actor: Actor, settings: Settings, filters: QueueFilters,
+               now: dt.datetime | None = None) -> list[dict]:
+    """Visible cases, red first, then the longest waiting; each row ready for the template."""
+    now = now or utcnow()
+    query = select(Case).where(visible_filter(actor))
+    query = query.where(Case.status == filters.status) if filters.status else query.where(Case.status.in_(OPEN))
+    if filters.severity:
+        query = query.where(Case.severity == filters.severity)
+    if filters.mine:
+        query = query.where(Case.assigned_to == actor.account.id)
+    cases = list(session.scalars(query.order_by(Case.created_at).limit(500)))
+    if filters.category:
+        cases = [case for case in cases if filters.category in (case.categories or [])]
+    if filters.overdue:
+        overdue = _overdue_case_ids(session, (now + dt.timedelta(hours=8)).date())  # Beijing date
+        cases = [case for case in cases if case.id in overdue]
+    cases.sort(key=lambda case: (case.severity != "red", aware(case.created_at)))
+    previews = _first_inbound(session, [case.id for case in cases])
+    names = dict(session.execute(select(Account.id, Account.display_name)).all())
+    return [{
+        "id": case.id, "severity": case.severity, "categories": list(case.categories or []),
+        "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
+        "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
+        "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
+    } for case in cases]
+
+
+def due_follow_ups(session: Session, actor: Actor, today: dt.date) -> list[dict]:
+    """Follow-ups not done and due today or earlier, on cases the actor can see."""
+    rows = session.execute(select(FollowUp, Case).join(Case, Case.id == FollowUp.case_id)
+                           .where(FollowUp.done_at.is_(None), FollowUp.due_on <= today, visible_filter(actor))
+                           .order_by(FollowUp.due_on)).all()
+    return [{"case_id": case.id, "due_on": follow_up.due_on, "note": mask(follow_up.note), "severity": case.severity,
+             "overdue": follow_up.due_on < today} for follow_up, case in rows]
+
+
+def highlight(text: str, evidence: list[str]) -> list[tuple[str, bool]]:
+    """The text cut into (piece, is_evidence) so the template can <mark> evidence without raw HTML."""
+    spans = sorted({(m.start(), m.end()) for word in evidence if word for m in re.finditer(re.escape(word), text)})
+    pieces, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue
+        pieces += [(text[at:start], False), (text[start:end], True)]
+        at = end
+    pieces.append((text[at:], False))
+    return [(piece, marked) for piece, marked in pieces if piece]
+
+
+def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) -> dict:
+    """Everything the case page shows (numbers unmasked: the caller audits the view)."""
+    user = session.get(ChannelUser, case.user_id)
+    messages = list(session.scalars(select(Message).where(Message.user_id == user.id).order_by(Message.id)))
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    authors = {e.payload.get("message_id"): e.payload.get("by") for e in events if e.kind == "reply"}
+    states = delivery_states(session, case.id)
+    transcript = [{
+        "id": m.id, "direction": m.direction, "at": aware(m.created_at), "level": m.level,
+        "in_case": m.case_id == case.id, "pieces": highlight(m.text, list(case.evidence or []) if m.direction == "in" else []),
+        "by": authors.get(m.id), "delivery": states.get(outbox_key(case.id, m.id)),
+    } for m in messages]
+    earlier = [c for c in session.scalars(select(Case).where(Case.user_id == user.id, Case.id != case.id)
+                                          .order_by(Case.id.desc())) if can_view(actor, c)]
+    accounts = list(session.scalars(select(Account).where(Account.active.is_(True)).order_by(Account.username)))
+    return {
+        "case": case, "user": user, "transcript": transcript, "events": events, "earlier": earlier,
+        "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
+        "deadline": sla_deadline(case, settings),
+        "referrals": list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))),
+        "follow_ups": list(session.scalars(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.due_on))),
+        "reports": list(session.scalars(select(MandatoryReport).where(MandatoryReport.case_id == case.id))),
+        "accounts": accounts, "names": {a.id: a.display_name for a in accounts},
+        "teams": list(session.scalars(select(Team).order_by(Team.key))),
+    }

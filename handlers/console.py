@@ -1,0 +1,93 @@
+"""Counsellor console under /console: the queue (refreshing itself), the case page, and the routers for
+sign-in (console_auth), case actions (console_actions) and supervisor pages (console_admin)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from bot.case_workflow import PermissionDenied, require_view
+from bot.console.audit import audit
+from bot.console.reports import beijing_today
+from bot.console.sla import SlaChecker
+from bot.console.views import QueueFilters, case_detail, due_follow_ups, queue_rows
+from bot.prompts import prompt_yaml
+from bot.storage.db import session_scope
+from bot.storage.models import Case, utcnow
+from handlers import console_actions, console_admin, console_auth
+from handlers.console_auth import Ctx, current, render
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    checker = SlaChecker(app.state.settings)
+    checker.start()
+    yield
+    checker.stop()
+
+
+router = APIRouter(tags=["console"], lifespan=_lifespan)
+router.include_router(console_auth.router)
+router.include_router(console_actions.router)
+router.include_router(console_admin.router)
+
+
+def _filters(request: Request) -> QueueFilters:
+    q = request.query_params
+    return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
+                        mine=q.get("mine") == "1", overdue=q.get("overdue") == "1")
+
+
+def _queue(ctx: Ctx, filters: QueueFilters) -> dict:
+    with session_scope(ctx.settings) as session:
+        now = utcnow()
+        return {"rows": queue_rows(session, ctx.actor, ctx.settings, filters, now),
+                "due": due_follow_ups(session, ctx.actor, beijing_today())}
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def queue_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
+    filters = _filters(request)
+    data = await run_in_threadpool(_queue, ctx, filters)
+    return render(request, "console/queue.html", ctx, filters=filters, query=request.url.query,
+                  poll_ms=int(ctx.settings.console_poll_seconds * 1000), **data)
+
+
+@router.get("/console/queue/rows", response_class=HTMLResponse)
+async def queue_rows_fragment(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
+    """The queue body alone, fetched by the page every few seconds."""
+    data = await run_in_threadpool(_queue, ctx, _filters(request))
+    return render(request, "console/_queue_rows.html", ctx, **data)
+
+
+def _case_page(ctx: Ctx, case_id: int) -> dict:
+    """The case, audited as a view (the page shows phone and ID numbers in full)."""
+    with session_scope(ctx.settings) as session:
+        case = require_view(ctx.actor, session.get(Case, case_id))
+        audit(session, ctx.actor.account, "view_case", case.id, ip=ctx.actor.ip)
+        return case_detail(session, case, ctx.actor, ctx.settings)
+
+
+def show_case(request: Request, ctx: Ctx, case_id: int, error: str = "", status_code: int = 200) -> HTMLResponse:
+    try:
+        detail = _case_page(ctx, case_id)
+    except PermissionDenied as exc:
+        with session_scope(ctx.settings) as session:  # refused attempts are audited too
+            audit(session, ctx.actor.account, "denied", case_id, {"path": request.url.path}, ctx.actor.ip)
+        return render(request, "console/denied.html", ctx, 403, message=str(exc))
+    return render(request, "console/case.html", ctx, status_code, error=error, done=request.query_params.get("done", ""),
+                  canned=prompt_yaml("console_replies.yaml"), today=beijing_today(), **detail)
+
+
+@router.get("/console/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: int, ctx: Ctx = Depends(current)) -> HTMLResponse:
+    return await run_in_threadpool(show_case, request, ctx, case_id)
+
+
+@router.get("/console/", include_in_schema=False)
+async def console_slash() -> RedirectResponse:
+    return RedirectResponse("/console", status_code=307)

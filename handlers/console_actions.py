@@ -1,0 +1,89 @@
+"""POST actions on a case. Each checks the CSRF token, runs one bot.case_workflow action (which enforces the
+state machine and permissions and writes the audit entry) and redirects back to the case page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from bot import case_workflow as workflow
+from bot.console.replies import send_reply
+from bot.errors import TongbanError
+from bot.storage.db import session_scope
+from bot.storage.models import Case
+from handlers.console_auth import Ctx, check_csrf, current
+
+router = APIRouter()
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise workflow.WorkflowError("日期格式不对 / give a date as YYYY-MM-DD") from None
+
+
+def _datetime(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise workflow.WorkflowError("时间格式不对 / give a time as YYYY-MM-DDTHH:MM") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))  # Beijing time
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.strip().isdigit() else None
+
+
+# action name -> what it does with (session, case, actor, form)
+ACTIONS = {
+    "claim": lambda s, c, a, f: workflow.claim(s, c, a),
+    "assign": lambda s, c, a, f: workflow.assign(s, c, a, _int(f.get("account_id", "")), f.get("team") or None),
+    "note": lambda s, c, a, f: workflow.add_note(s, c, a, f.get("text", "")),
+    "referral": lambda s, c, a, f: workflow.add_referral(s, c, a, f.get("destination", ""), f.get("outcome", "")),
+    "report": lambda s, c, a, f: workflow.record_mandatory_report(
+        s, c, a, f.get("reported_to", ""), _datetime(f.get("reported_at", "")), f.get("reference", "")),
+    "defer_report": lambda s, c, a, f: workflow.defer_mandatory_report(s, c, a, f.get("reason", "")),
+    "follow_up": lambda s, c, a, f: workflow.schedule_follow_up(s, c, a, _date(f.get("due_on", "")), f.get("note", "")),
+    "follow_up_done": lambda s, c, a, f: workflow.complete_follow_up(s, c, a, _int(f.get("follow_up_id", "")) or 0),
+    "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
+    "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
+}
+
+
+def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
+    if action == "reply":
+        with session_scope(ctx.settings) as session:
+            workflow.require_view(ctx.actor, session.get(Case, case_id))
+        send_reply(ctx.settings, case_id, ctx.actor, form.get("text", ""))
+        return
+    with session_scope(ctx.settings) as session:
+        case = workflow.require_view(ctx.actor, session.get(Case, case_id))
+        ACTIONS[action](session, case, ctx.actor, form)
+
+
+def _fields(form: FormData) -> dict[str, str]:
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.post("/console/cases/{case_id}/{action}")
+async def case_action(request: Request, case_id: int, action: str, ctx: Ctx = Depends(current)) -> Response:
+    from handlers.console import show_case
+
+    form = _fields(await request.form())
+    check_csrf(ctx, form.get("csrf", ""))
+    if action != "reply" and action not in ACTIONS:
+        return Response("unknown action", status_code=404)
+    try:
+        await run_in_threadpool(_run, ctx, case_id, action, form)
+    except workflow.PermissionDenied as exc:
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403)
+    except TongbanError as exc:
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409)
+    return RedirectResponse(f"/console/cases/{case_id}?done={action}", status_code=303)

@@ -1,0 +1,151 @@
+"""Console sign-in: login/logout, the session cookie, CSRF checks, and the `current` dependency.
+
+Cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (X-Forwarded-Proto only when the proxy is trusted),
+server-side session with an idle timeout; a new session id at every login (no fixation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bot.case_workflow import Actor, labels
+from bot.config import Settings
+from bot.console.accounts import LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of
+from bot.console.audit import audit
+from bot.storage.db import session_scope
+
+COOKIE = "tongban_console"
+LOGIN_CSRF_COOKIE = "tongban_login_csrf"
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+templates.env.globals["labels"] = labels
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def _beijing(moment: dt.datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in Beijing time."""
+    return aware(moment).astimezone(BEIJING).strftime(fmt) if moment else ""
+
+
+templates.env.filters["bj"] = _beijing
+
+router = APIRouter()
+
+
+@dataclass
+class Ctx:
+    """The signed-in request: who (as a workflow Actor), their CSRF token, and the settings."""
+
+    actor: Actor
+    csrf: str
+    settings: Settings
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def client_ip(request: Request) -> str:
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if settings_of(request).console_trust_proxy and forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else ""
+
+
+def is_https(request: Request) -> bool:
+    if settings_of(request).console_trust_proxy and request.headers.get("x-forwarded-proto"):
+        return request.headers["x-forwarded-proto"].split(",")[0].strip() == "https"
+    return request.url.scheme == "https"
+
+
+def _load(settings: Settings, token: str, ip: str) -> Ctx | None:
+    with session_scope(settings) as session:
+        found = load_session(session, token, dt.timedelta(minutes=settings.console_idle_minutes))
+        if found is None:
+            return None
+        row, account = found
+        return Ctx(Actor(account, teams_of(session, account.id), ip), row.csrf_token, settings)
+
+
+async def current(request: Request) -> Ctx:
+    """FastAPI dependency: the signed-in context, or a redirect to /console/login."""
+    ctx = await run_in_threadpool(_load, settings_of(request), request.cookies.get(COOKIE, ""), client_ip(request))
+    if ctx is None:  # the 303 sends browsers to the login page; polling scripts see it and reload
+        raise HTTPException(status_code=303, detail="login required", headers={"Location": "/console/login"})
+    return ctx
+
+
+def check_csrf(ctx: Ctx, token: str) -> None:
+    if not token or not secrets.compare_digest(token, ctx.csrf):
+        raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page")
+
+
+def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200, **values: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"ctx": ctx, **values}, status_code=status_code)
+
+
+def _login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "console/login.html", None, status_code, error=error, csrf=token)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=is_https(request),
+                        path="/console")
+    return response
+
+
+@router.get("/console/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> HTMLResponse:
+    return _login_page(request)
+
+
+def _login(settings: Settings, username: str, password: str, ip: str) -> str:
+    """The new session's cookie token; LoginRefused otherwise (both audited)."""
+    with session_scope(settings) as session:
+        try:
+            account = authenticate(session, username, password)
+        except LoginRefused:
+            audit(session, None, "login_failed", detail={"username": username[:64]}, ip=ip)
+            session.commit()  # keep the failure count and the audit entry
+            raise
+        token, _ = start_session(session, account, ip)
+        audit(session, account, "login", ip=ip)
+        return token
+
+
+@router.post("/console/login")
+async def login(request: Request, username: str = Form(""), password: str = Form(""),
+                csrf: str = Form("")) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf):
+        return _login_page(request, "页面已过期，请重新登录", 403)
+    try:
+        token = await run_in_threadpool(_login, settings_of(request), username.strip(), password, client_ip(request))
+    except LoginRefused as exc:
+        return _login_page(request, str(exc), 401)
+    response = RedirectResponse("/console", status_code=303)
+    # A browser-session cookie: the server ends the session after console_idle_minutes of silence.
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=is_https(request), path="/console")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+def _logout(settings: Settings, token: str, ctx: Ctx) -> None:
+    with session_scope(settings) as session:
+        end_session(session, token)
+        audit(session, ctx.actor.account, "logout", ip=ctx.actor.ip)
+
+
+@router.post("/console/logout")
+async def logout(request: Request, csrf: str = Form("")) -> Response:
+    ctx = await current(request)
+    check_csrf(ctx, csrf)
+    await run_in_threadpool(_logout, ctx.settings, request.cookies.get(COOKIE, ""), ctx)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
