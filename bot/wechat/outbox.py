@@ -63,14 +63,14 @@ def _due(now: dt.datetime):  # type: ignore[no-untyped-def]
         or_(WechatOutbox.claimed_until.is_(None), WechatOutbox.claimed_until < now),
         # parts go out in order: part 1 waits while part 0 is still queued
         ~exists().where(earlier.msg_key == WechatOutbox.msg_key, earlier.part < WechatOutbox.part,
-                        earlier.status == "queued"),
+                        earlier.status.in_(("queued", "sending"))),
     )
 
 
-def claim(settings: Settings, limit: int, lease: dt.timedelta = LEASE) -> list[int]:
+def claim(settings: Settings, limit: int, lease: dt.timedelta | None = None) -> list[int]:
     """Claims up to `limit` due rows for this worker until now + `lease`; returns their ids."""
     now = utcnow()
-    until = now + lease
+    until = now + (lease or LEASE)
     due = select(WechatOutbox.id).where(_due(now)).order_by(WechatOutbox.id).limit(limit)
     if get_engine(settings).dialect.name == "postgresql":
         with session_scope(settings) as session:
@@ -117,9 +117,33 @@ def _finish(settings: Settings, row_id: int, status: str, error: str | None = No
             _flag_case(session, row, error or status)
 
 
+def _mark_sending(settings: Settings, row_id: int) -> None:
+    """Committed before the API call: a worker that dies during the call leaves the row "sending", and it is
+    then never sent again (WeChat may already have delivered it) - see `settle_interrupted`."""
+    with session_scope(settings) as session:
+        session.execute(update(WechatOutbox).where(WechatOutbox.id == row_id).values(status="sending"))
+
+
+def settle_interrupted(settings: Settings) -> int:
+    """Rows whose worker died during the API call (lease over, still "sending"): marked "uncertain" and, when
+    they answer a case, flagged for a counsellor; never sent twice."""
+    now = utcnow()
+    with session_scope(settings) as session:
+        rows = list(session.scalars(select(WechatOutbox).where(
+            WechatOutbox.status == "sending", WechatOutbox.claimed_until < now)))
+        for row in rows:
+            row.status, row.claimed_until = "uncertain", None
+            row.last_error = "worker stopped during the API call; not sent again (it may have arrived)"
+            _flag_case(session, row, row.last_error)
+    if rows:
+        log.warning("%d outbox row(s) interrupted during sending; not resent", len(rows))
+    return len(rows)
+
+
 def _retry_later(settings: Settings, row_id: int, error: str) -> str:
     with session_scope(settings) as session:
         row = session.get(WechatOutbox, row_id)
+        row.status = "queued"
         row.attempts += 1
         row.last_error, row.claimed_until = error, None
         if row.attempts >= MAX_ATTEMPTS:
@@ -161,6 +185,7 @@ def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) ->
             client.send_typing(row.openid)
         except (WeChatClientException, requests.RequestException) as exc:  # typing is a courtesy only
             log.info("typing indicator not sent to outbox row %s: %s", row_id, exc)
+    _mark_sending(settings, row_id)
     try:
         client.send_text(row.openid, row.text)
     except WeChatClientException as exc:
@@ -183,6 +208,7 @@ def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) ->
 def deliver_due(settings: Settings, client: TongbanWeChatClient, limit: int = 20) -> Counter[str]:
     """Claims and delivers up to `limit` due rows; returns a count per outcome."""
     outcomes: Counter[str] = Counter()
+    settle_interrupted(settings)
     while (done := sum(outcomes.values())) < limit:
         # claim again after each batch: a later part becomes due only once the earlier one has gone out
         ids = claim(settings, limit - done)

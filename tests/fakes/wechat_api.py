@@ -22,6 +22,7 @@ class FakeWeChatAPI:
         self.requests: list[dict] = []
         self.errors: dict[str, deque[int]] = defaultdict(deque)
         self.slow_seconds = 0.0
+        self.slow_path: str | None = None  # when set, only this endpoint is slow
         self.tokens_issued = 0
         self.lock = threading.Lock()
         fake = self
@@ -48,7 +49,7 @@ class FakeWeChatAPI:
                         payload = {"errcode": 404, "errmsg": "no such endpoint"}
                     else:
                         payload = {"errcode": errcode, "errmsg": "ok" if not errcode else f"error {errcode}"}
-                if fake.slow_seconds:
+                if fake.slow_seconds and fake.slow_path in (None, url.path):
                     time.sleep(fake.slow_seconds)
                 out = json.dumps(payload).encode()
                 try:
