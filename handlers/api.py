@@ -33,11 +33,16 @@ class ChatResponse(BaseModel):
     case_id: int | None
 
 
+class ErrorOut(BaseModel):
+    detail: str
+
+
 def conversation(request: Request) -> Conversation:
     return request.app.state.conversation
 
 
-@router.post("/chat", response_model=ChatResponse)
+@router.post("/chat", response_model=ChatResponse,
+             responses={400: {"model": ErrorOut, "description": "The body is not valid JSON."}})
 async def chat(body: ChatRequest, convo: Conversation = Depends(conversation)) -> ChatResponse:
     """One message in, one reply out (triage first; red/yellow create or update a case before replying)."""
     outcome = await run_in_threadpool(convo.handle, Inbound(user_id=body.user_id, text=body.text, channel="api"))
