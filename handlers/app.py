@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from bot.config import Settings, get_settings
 from bot.errors import TongbanError
+from bot.logsafe import install_access_log_filter
 from bot.pipeline import Conversation
 from bot.storage.db import get_engine
 from bot.storage.migrate import upgrade
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_access_log_filter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ from wechatpy.utils import check_signature
 
 from bot.config import Settings
 from bot.errors import ChannelError
+from bot.logsafe import user_ref
 from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
 from bot.safety import triage
@@ -190,7 +191,7 @@ def _enqueue_outcome(settings: Settings, openid: str, msg_key: str, future: Futu
         if outcome.reply_text and not outcome.duplicate:
             enqueue(settings, openid, msg_key, reply_parts(outcome.reply_text), outcome.case_id)
     except Exception:
-        log.exception("late answer for %s could not be queued", msg_key)
+        log.exception("late answer for %s could not be queued", user_ref(openid))
 
 
 def _log_failure(future: Future) -> None:
