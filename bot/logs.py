@@ -1,13 +1,12 @@
 """Structured logs: one JSON object per line, with the request id of the HTTP request being handled.
 
-Message texts, openids and phone numbers never go into logs; code logs ids through `user_ref`.
+Message texts, openids and phone numbers never go into logs; code logs ids through `bot.logsafe.user_ref`.
 """
 
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import hashlib
 import json
 import logging
 import logging.config
@@ -16,11 +15,6 @@ from typing import Any
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
-
-
-def user_ref(external_id: str) -> str:
-    """A short stable pseudonym for a user id (openid, visitor id) that can go into logs."""
-    return "u" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()[:12]
 
 
 class JsonFormatter(logging.Formatter):

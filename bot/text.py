@@ -58,4 +58,4 @@ def normalize(text: str) -> str:
 def clean_for_search(text: str, max_chars: int = 500) -> str:
     """Normalised, emoji-free text cut to `max_chars`: what retrieval embeds and tokenises."""
     text = _SPACE_RE.sub(" ", strip_emoji(normalize(text))).strip()
-    return text[:max_chars]
+    return text[:max_chars].rstrip()  # a cut just after a space must not leave it dangling

@@ -44,6 +44,10 @@ class ChatResponse(BaseModel):
     case_id: int | None
 
 
+class ErrorOut(BaseModel):
+    detail: str
+
+
 def conversation(request: Request) -> Conversation:
     return request.app.state.conversation
 
@@ -61,7 +65,8 @@ def _inbound(body: ChatRequest, request: Request) -> Inbound:
     return Inbound(user_id=user, text=body.text, channel=channel, msg_key=key)
 
 
-@router.post("/chat", response_model=ChatResponse)
+@router.post("/chat", response_model=ChatResponse,
+             responses={400: {"model": ErrorOut, "description": "The body is not valid JSON."}})
 async def chat(body: ChatRequest, request: Request, convo: Conversation = Depends(conversation)) -> ChatResponse:
     """One message in, one reply out (triage first; red/yellow create or update a case before replying).
     A message whose `client_msg_id` was seen before is not handled again: the first reply comes back."""

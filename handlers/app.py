@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from bot.config import Settings, get_settings
 from bot.errors import TongbanError
+from bot.logsafe import install_access_log_filter
 from bot.pipeline import Conversation
 from bot.privacy import PurgeJob
 from bot import spool
@@ -47,6 +48,7 @@ def readiness(conversation: Conversation, settings: Settings) -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_access_log_filter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -26,6 +26,8 @@ from wechatpy.messages import BaseMessage, UnknownMessage
 from wechatpy.utils import check_signature
 
 from bot.config import Settings
+from bot.errors import ChannelError
+from bot.logsafe import user_ref
 from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
 from bot.safety import triage
@@ -44,7 +46,7 @@ SUCCESS = "success"
 PIPELINE_THREADS = 16
 
 
-class _Reject(Exception):
+class _Reject(ChannelError):
     """A request we refuse: HTTP status and a reason for the log (never shown to the sender)."""
 
     def __init__(self, status: int, reason: str) -> None:
@@ -142,7 +144,8 @@ def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> s
     if crypto is None:
         raise _Reject(400, "encrypted message but TONGBAN_WECHAT_AES_KEY is not set")
     try:
-        xml = crypto.decrypt_message(body, params.get("msg_signature", ""), params["timestamp"], params["nonce"])
+        xml = crypto.decrypt_message(body, params.get("msg_signature", ""), params.get("timestamp", ""),
+                                      params.get("nonce", ""))
     except InvalidSignatureException:
         raise _Reject(403, "bad msg_signature") from None
     except InvalidAppIdException:
@@ -176,6 +179,11 @@ def _parse(xml: str) -> BaseMessage:
     return message
 
 
+def read_message(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> BaseMessage:
+    """The message in a POST body (decrypted when `encrypt_type=aes`); any bad body raises ChannelError."""
+    return _parse(_open(crypto, params, body))
+
+
 # --- answering --------------------------------------------------------------------------------------------
 
 def _enqueue_outcome(settings: Settings, openid: str, msg_key: str, future: Future) -> None:
@@ -185,7 +193,7 @@ def _enqueue_outcome(settings: Settings, openid: str, msg_key: str, future: Futu
         if outcome.reply_text and not outcome.duplicate:
             enqueue(settings, openid, msg_key, reply_parts(outcome.reply_text), outcome.case_id)
     except Exception:
-        log.exception("late answer for %s could not be queued", msg_key)
+        log.exception("late answer for %s could not be queued", user_ref(openid))
 
 
 def _log_failure(future: Future) -> None:
@@ -193,7 +201,7 @@ def _log_failure(future: Future) -> None:
         log.error("late wechat answer failed", exc_info=future.exception())
 
 
-def _rate_limited(settings: Settings, inbound: Inbound) -> bool:
+def _rate_limited(settings: Settings, convo: Conversation, inbound: Inbound) -> bool:
     """Over the per-minute limit and green. Triage runs first, so a red or yellow message is never held back."""
     limit = settings.wechat_rate_limit_per_minute
     try:
@@ -202,14 +210,16 @@ def _rate_limited(settings: Settings, inbound: Inbound) -> bool:
     except SQLAlchemyError:  # a busy database must not stop the answer; the pipeline reports real failures
         log.warning("rate limit not checked: database error", exc_info=True)
         return False
-    return triage(inbound.recognition or inbound.text).level == "green"
+    # The text the pipeline would triage (normalised, cut to max_input_chars): triage time grows with the
+    # square of a long unpunctuated sentence, so a 60 KB body must never reach it uncut.
+    return triage(convo.normalise(inbound)[0]).level == "green"
 
 
 async def _converse(request: Request, inbound: Inbound, received: float) -> str:
     """Runs the pipeline with a deadline; returns the passive reply text ("" = answer "success")."""
     settings: Settings = request.app.state.settings
     convo: Conversation = request.app.state.conversation
-    if await run_in_threadpool(_rate_limited, settings, inbound):
+    if await run_in_threadpool(_rate_limited, settings, convo, inbound):
         log.info("wechat rate limit reached for a follower; green message answered with the limit text")
         return prompt_text("replies/rate_limited.txt")
     future = _runtime(request.app).executor.submit(convo.handle, inbound)
@@ -308,7 +318,7 @@ async def receive(request: Request) -> Response:
     runtime = _runtime(request.app)
     try:
         _verify(settings, params)
-        message = _parse(_open(runtime.crypto, params, await _read_body(request)))
+        message = read_message(runtime.crypto, params, await _read_body(request))
     except _Reject as exc:
         log.warning("wechat request refused (%d): %s", exc.status, exc)
         return PlainTextResponse("forbidden" if exc.status == 403 else "bad request", status_code=exc.status)

@@ -39,6 +39,8 @@ def _label(text: str, level: int) -> tuple[str, str]:
     if level in (1, 2, 3):
         head, _, rest = text.partition("。") if len(text) > 30 else (text.rstrip("。：:"), "", "")
         label = _TITLE_CUT_RE.split(head)[0].strip() or head
+        if len(head) > 30:  # no sentence end within a heading's length: body text was joined to it; keep all
+            return label[:30], text
         return label[:30], rest.strip()
     number = re.match(r"^([（(]?\d{1,2}[）)]?\s*[.．、]?)", text)
     prefix = number.group(1).strip() if number else ""
@@ -58,7 +60,8 @@ def pack_sentences(sentences: list[str], target: int = TARGET_CHARS, limit: int 
     for sentence in sentences:
         # A single sentence longer than the limit is cut at commas so no chunk is unreadably long.
         if len(sentence) > limit:
-            parts = re.findall(r"[^，,]+[，,]?", sentence)
+            # A stretch without commas longer than the limit (a garbled conversion) is cut by length.
+            parts = [p[i:i + limit] for p in re.findall(r"[^，,]+[，,]?", sentence) for i in range(0, len(p), limit)]
             buf = ""
             for part in parts:
                 if len(buf) + len(part) > target and buf:
@@ -75,6 +78,7 @@ def pack_sentences(sentences: list[str], target: int = TARGET_CHARS, limit: int 
         if current and len("".join(current)) + len(piece) > target:
             chunks.append("".join(current))
             overlap = current[-1] if len(current[-1]) <= 50 and len(current) > 1 else ""
+            overlap = overlap if len(overlap) + len(piece) <= limit else ""  # the overlap never breaks the limit
             current = [overlap] if overlap else []
         current.append(piece)
     if current and (not chunks or "".join(current) not in chunks[-1]):

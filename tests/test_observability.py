@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.logs import JsonFormatter, user_ref
+from bot.logs import JsonFormatter
+from bot.logsafe import user_ref
 from tests.fakes.app_server import serve_app
 
 
