@@ -238,7 +238,7 @@ class Conversation:
         try:
             with session_scope(self.settings) as session:
                 stored = self._store_inbound(session, inbound, entry.text, at_receipt, entry.received)
-                session.add(Message(user_id=stored.user.id, direction="out", text=entry.reply_text,
+                session.add(Message(user_id=stored.user.id, direction="out", author="bot", text=entry.reply_text,
                                     level=stored.triage.level, case_id=stored.case_id, created_at=entry.received))
         except IntegrityError:  # stored before (a replay interrupted after its commit)
             return
@@ -317,6 +317,6 @@ class Conversation:
 
     def _store_outbound(self, stored: _Stored, outcome: Outcome) -> None:
         with session_scope(self.settings) as session:
-            session.add(Message(user_id=stored.user.id, direction="out", text=outcome.reply_text,
+            session.add(Message(user_id=stored.user.id, direction="out", author="bot", text=outcome.reply_text,
                                 level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
                                 sources=outcome.sources))

@@ -157,7 +157,8 @@ def test_counsellor_reply_from_the_database_appears(phone, settings: Settings) -
     user = visitor_user(settings, phone)
     assert user is not None
     with session_scope(settings) as session:  # what the counsellor console stores when it answers a web visitor
-        session.add(Message(user_id=user.id, direction="out", text="您好，我是镇上的儿童督导员<b>小王</b>，有事可以跟我说。"))
+        session.add(Message(user_id=user.id, direction="out", author="counsellor",
+                            text="您好，我是镇上的儿童督导员<b>小王</b>，有事可以跟我说。"))
     reply = phone.locator(".row.from-person").last
     reply.wait_for()  # arrives with the next poll (every few seconds)
     assert "儿童督导员<b>小王</b>" in reply.inner_text() and "工作人员" in reply.inner_text()

@@ -107,7 +107,7 @@ def test_counsellor_reply_appears_in_history(visitor: httpx.Client, db_settings:
         user = session.scalar(select(ChannelUser).where(ChannelUser.channel == "web",
                                                         ChannelUser.external_id == visitor.cookies[COOKIE_NAME]))
         assert user is not None
-        session.add(Message(user_id=user.id, direction="out", text="您好，我是县里的社工小李。"))
+        session.add(Message(user_id=user.id, direction="out", author="counsellor", text="您好，我是县里的社工小李。"))
     new = visitor.get("/api/chat/history", params={"after": seen[-1]["id"]}).json()["messages"]
     assert [(m["author"], m["text"]) for m in new] == [("counsellor", "您好，我是县里的社工小李。")]
     # Read from the start, the authors are still told apart.

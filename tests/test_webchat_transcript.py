@@ -1,4 +1,5 @@
-"""bot/transcript.py on SQLite and PostgreSQL: paging and telling the bot's replies from a person's."""
+"""bot/transcript.py on SQLite and PostgreSQL: paging and telling the bot's replies from a person's
+(Message.author, set by the pipeline and by the console)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,18 @@ T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
 def _conversation(settings: Settings) -> None:
     upgrade(settings)
     rows = [
-        ("in", "娃挑食咋办", 0),
-        ("out", "先定时吃饭……", 1),                  # the pipeline's answer, a second later
-        ("out", "您好，我是社工，想再问问娃的情况。", 600),  # a counsellor, ten minutes later
-        ("in", "好的，娃今天吃了两碗饭", 700),
-        ("out", "太好了，谢谢您告诉我。", 820),          # no bot reply was stored; two minutes later: a person
+        ("in", "娃挑食咋办", 0, None),
+        ("out", "先定时吃饭……", 1, "bot"),
+        ("out", "您好，我是社工，想再问问娃的情况。", 600, "counsellor"),
+        ("in", "好的，娃今天吃了两碗饭", 700, None),
+        ("out", "太好了，谢谢您告诉我。", 701, "counsellor"),  # a person answering at once is still a person
     ]
     with session_scope(settings) as session:
         user = ChannelUser(channel="web", external_id="visitor-abc")
         session.add_all([user, ChannelUser(channel="web", external_id="someone-else")])
         session.flush()
-        for direction, text, seconds in rows:
-            session.add(Message(user_id=user.id, direction=direction, text=text,
+        for direction, text, seconds, author in rows:
+            session.add(Message(user_id=user.id, direction=direction, text=text, author=author,
                                 created_at=T0 + dt.timedelta(seconds=seconds)))
             session.flush()
 

@@ -63,7 +63,8 @@ def send_reply(settings: Settings, case_id: int, actor: Actor, text: str) -> str
         window = reply_window(session, user)
         if user.channel == "wechat" and not window.can_reply:
             raise WorkflowError("已超过微信 48 小时回复时限，请改用电话等方式联系 / the 48-hour WeChat window has passed")
-        message = Message(user_id=user.id, direction="out", text=text, level="green", case_id=case.id)
+        message = Message(user_id=user.id, direction="out", author="counsellor", text=text, level="green",
+                          case_id=case.id)
         session.add(message)
         session.flush()
         delivery = user.channel if user.channel in REPLY_CHANNELS else "none"

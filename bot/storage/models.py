@@ -38,6 +38,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    author: Mapped[str | None] = mapped_column(String(16), nullable=True)  # out: "bot" | "counsellor"
     text: Mapped[str] = mapped_column(Text)
     msg_key: Mapped[str | None] = mapped_column(String(160), unique=True, nullable=True)
     level: Mapped[str] = mapped_column(String(8), default="green")
