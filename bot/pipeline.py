@@ -40,7 +40,7 @@ from bot.safety.model import LEVEL_RANK
 from bot.safety.second_opinion import SecondOpinion
 from bot.spool import SpooledMessage
 from bot.storage.db import session_scope
-from bot.storage.models import ChannelUser, Message, utcnow
+from bot.storage.models import Case, ChannelUser, Message, utcnow
 from bot.text import normalize
 from knowledge.loader import load_corpus
 
@@ -49,6 +49,18 @@ _ASKS_RE = re.compile(r"[？?]|怎么|咋|吗|什么|啥|哪|能不能|可不可
 # A red message that also asks something (「…法院能管吗？」) gets the answer after the crisis text, but only
 # if it is ready by then: the crisis reply never waits longer than this for it.
 CRISIS_ANSWER_DEADLINE = 1.0
+# A retried message with no stored reply this long after it arrived was orphaned by a crash (WeChat retries
+# after 5 s; a first attempt that is merely slow has stored its reply by then or is answered "busy").
+ORPHAN_AFTER = dt.timedelta(seconds=3)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)  # SQLite drops the zone
+
+
+def _asks_for_person(text: str) -> bool:
+    intent = detect_intent(text)
+    return intent is not None and intent.name == "human"
 
 
 def _count_case(change: CaseChange | None) -> None:
@@ -168,17 +180,31 @@ class Conversation:
         return _Stored(user, message.id, history, result, case_id, change)
 
     def _duplicate(self, msg_key: str) -> Outcome:
+        """A retry: the stored reply again; or, when the first attempt died before storing one (a crash after
+        the case commit), a reply built now, so a person in crisis is never left with nothing."""
         with session_scope(self.settings) as session:
             original = session.scalar(select(Message).where(Message.msg_key == msg_key))
             reply = session.scalar(
                 select(Message).where(Message.user_id == original.user_id, Message.direction == "out",
                                       Message.id > original.id).order_by(Message.id).limit(1)
             ) if original else None
-            return Outcome(
+            case = session.get(Case, original.case_id) if original and original.case_id else None
+            outcome = Outcome(
                 reply_text=reply.text if reply else "", level=original.level if original else "green",
                 case_id=original.case_id if original else None, duplicate=True, intent="duplicate",
                 grounded=bool(reply and reply.grounded), sources=list(reply.sources or []) if reply else [],
             )
+            if reply is not None or original is None or utcnow() - _aware(original.created_at) < ORPHAN_AFTER:
+                return outcome  # answered, or the first attempt is still working on it
+            user = session.get(ChannelUser, original.user_id)
+            session.expunge(user)
+            text, level, categories = original.text, original.level, tuple(case.categories if case else ())
+        log.warning("retry of a message that was never answered: replying now")
+        result = triage(text)
+        if LEVEL_RANK[result.level] < LEVEL_RANK[level]:  # the conversation had raised it: keep its level
+            result = Triage(level, categories or ("emotional",), (), ("kept from the stored message",))  # type: ignore[arg-type]
+        rebuilt = self._reply(text, _Stored(user, 0, [], result, outcome.case_id, None), False)
+        return Outcome(**{**rebuilt.__dict__, "duplicate": True})
 
     def handle(self, inbound: Inbound) -> Outcome:
         started = time.perf_counter()
@@ -196,6 +222,8 @@ class Conversation:
         except SQLAlchemyError:  # down or locked: reply anyway, store later (a crisis reply never waits)
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
+        if stored.triage.level == "green" and _asks_for_person(text):
+            self._request_person(stored)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
@@ -209,6 +237,16 @@ class Conversation:
         MESSAGES.labels(inbound.channel, outcome.level).inc()
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
+
+    def _request_person(self, stored: _Stored) -> None:
+        """「找人帮忙」: the reply promises that someone will get in touch, so a (yellow) case puts the request in
+        a team's queue, or joins the open case."""
+        request = Triage("yellow", ("help_request",), (), ("asked for a person",))
+        with session_scope(self.settings) as session:
+            user = session.get(ChannelUser, stored.user.id)
+            message = session.get(Message, stored.message_id)
+            change = record_case(session, user, message, request, self.settings.teams_file)
+        stored.case_id, stored.change = change.case_id, change
 
     def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:
         result = triage(text)

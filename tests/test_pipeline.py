@@ -34,6 +34,8 @@ def ask(convo: Conversation, text: str, user: str = "u1", **kw) -> object:
         ("谢谢你！", "thanks", "replies/thanks.txt"),
         ("你能做什么？", "menu", "replies/menu.txt"),
         ("找人", "human", "replies/human.txt"),
+        ("能不能找个人聊聊", "human", "replies/human.txt"),
+        ("我要跟真人说话", "human", "replies/human.txt"),
         ("明天天气怎么样", "out_of_scope", "replies/out_of_scope.txt"),
         ("帮我看看股票", "out_of_scope", "replies/out_of_scope.txt"),
     ],
