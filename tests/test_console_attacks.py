@@ -141,7 +141,8 @@ def test_sql_injection_in_every_input_is_inert(server: Server) -> None:
     assert len(refused) == 7 and {entry.detail["reason"] for entry in refused} == {"malformed"}
     assert any(entry.detail["path"] == "/console/cases/1 OR 1=1" for entry in refused)
     assert len(_audit(settings, "login_failed")) == len(SQLI) + 1
-    assert [e.detail["reason"] for e in _audit(settings, "denied", "amy")] == ["只有督导可以指派或转队 / only supervisors assign or move cases"]
+    denied = _audit(settings, "denied", "amy")  # the forged assign
+    assert len(denied) == 1 and denied[0].detail["reason"].startswith("只有督导可以指派")
 
 
 # --- XSS and CSV formula injection ---------------------------------------------------------------------------
@@ -170,13 +171,15 @@ def test_script_payloads_are_escaped_on_every_page_and_neutralised_in_the_csv(se
 
     boss, _ = login(server, "boss")
     pages = [evil.get("/console"), evil.get("/console/queue/rows"), evil.get(f"/console/cases/{case_id}"),
-             boss.get("/console/audit"), boss.get("/console/audit", params={"user": evil_name}), boss.get("/console/reports"),
+             boss.get("/console/audit"), boss.get("/console/audit", params={"user": evil_name}),
+             boss.get("/console/reports"),
              boss.get(f"/console/cases/{case_id}"), root.get("/console/users")]
     for page in pages:
         assert page.status_code == 200, page.url
         assert "<script>alert" not in page.text and "<img src=x" not in page.text, page.url
     case_page = pages[2].text
-    assert case_page.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") >= 4  # message, reply, referral, follow-up
+    # the message, the reply, the referral outcome and the follow-up note
+    assert case_page.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") >= 4
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[3].text  # the audit log shows the referral outcome
 
     export = boss.get("/console/export.csv")
