@@ -20,6 +20,7 @@ from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
 from handlers import console_actions, console_admin, console_auth
 from handlers.console_auth import Ctx, current, render
+from handlers.console_guard import CaseId, ConsoleRoute
 
 
 @asynccontextmanager
@@ -30,7 +31,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     checker.stop()
 
 
-router = APIRouter(tags=["console"], lifespan=_lifespan)
+router = APIRouter(tags=["console"], lifespan=_lifespan, route_class=ConsoleRoute)
 router.include_router(console_auth.router)
 router.include_router(console_actions.router)
 router.include_router(console_admin.router)
@@ -72,19 +73,27 @@ def _case_page(ctx: Ctx, case_id: int) -> dict:
         return case_detail(session, case, ctx.actor, ctx.settings)
 
 
+def _audit_denied(request: Request, ctx: Ctx, case_id: int, reason: str) -> None:
+    with session_scope(ctx.settings) as session:
+        audit(session, ctx.actor.account, "denied", case_id, {"path": request.url.path, "reason": reason},
+              ctx.actor.ip)
+
+
 def show_case(request: Request, ctx: Ctx, case_id: int, error: str = "", status_code: int = 200) -> HTMLResponse:
+    """The case page; with status 403 `error` is a refused action, audited here (as is a refused view)."""
     try:
         detail = _case_page(ctx, case_id)
     except PermissionDenied as exc:
-        with session_scope(ctx.settings) as session:  # refused attempts are audited too
-            audit(session, ctx.actor.account, "denied", case_id, {"path": request.url.path}, ctx.actor.ip)
+        _audit_denied(request, ctx, case_id, error or str(exc))
         return render(request, "console/denied.html", ctx, 403, message=str(exc))
+    if status_code == 403:
+        _audit_denied(request, ctx, case_id, error)
     return render(request, "console/case.html", ctx, status_code, error=error, done=request.query_params.get("done", ""),
                   canned=prompt_yaml("console_replies.yaml"), today=beijing_today(), **detail)
 
 
 @router.get("/console/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: int, ctx: Ctx = Depends(current)) -> HTMLResponse:
+async def case_page(request: Request, case_id: CaseId, ctx: Ctx = Depends(current)) -> HTMLResponse:
     return await run_in_threadpool(show_case, request, ctx, case_id)
 
 

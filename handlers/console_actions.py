@@ -16,15 +16,23 @@ from bot.errors import TongbanError
 from bot.storage.db import session_scope
 from bot.storage.models import Case
 from handlers.console_auth import Ctx, check_csrf, current
+from handlers.console_guard import CaseId, ConsoleRoute, parse_id
 
-router = APIRouter()
+router = APIRouter(route_class=ConsoleRoute)
+
+
+# Dates outside these years are typing mistakes (and year 1 or 9999 breaks time-zone arithmetic).
+YEARS = range(2000, 2100)
 
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise workflow.WorkflowError("日期格式不对 / give a date as YYYY-MM-DD") from None
+        day = None
+    if day is None or day.year not in YEARS:
+        raise workflow.WorkflowError("日期格式不对 / give a date as YYYY-MM-DD")
+    return day
 
 
 def _datetime(value: str) -> dt.datetime | None:
@@ -33,25 +41,23 @@ def _datetime(value: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise workflow.WorkflowError("时间格式不对 / give a time as YYYY-MM-DDTHH:MM") from None
+        moment = None
+    if moment is None or moment.year not in YEARS:
+        raise workflow.WorkflowError("时间格式不对 / give a time as YYYY-MM-DDTHH:MM")
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))  # Beijing time
-
-
-def _int(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
 
 
 # action name -> what it does with (session, case, actor, form)
 ACTIONS = {
     "claim": lambda s, c, a, f: workflow.claim(s, c, a),
-    "assign": lambda s, c, a, f: workflow.assign(s, c, a, _int(f.get("account_id", "")), f.get("team") or None),
+    "assign": lambda s, c, a, f: workflow.assign(s, c, a, parse_id(f.get("account_id", "")), f.get("team") or None),
     "note": lambda s, c, a, f: workflow.add_note(s, c, a, f.get("text", "")),
     "referral": lambda s, c, a, f: workflow.add_referral(s, c, a, f.get("destination", ""), f.get("outcome", "")),
     "report": lambda s, c, a, f: workflow.record_mandatory_report(
         s, c, a, f.get("reported_to", ""), _datetime(f.get("reported_at", "")), f.get("reference", "")),
     "defer_report": lambda s, c, a, f: workflow.defer_mandatory_report(s, c, a, f.get("reason", "")),
     "follow_up": lambda s, c, a, f: workflow.schedule_follow_up(s, c, a, _date(f.get("due_on", "")), f.get("note", "")),
-    "follow_up_done": lambda s, c, a, f: workflow.complete_follow_up(s, c, a, _int(f.get("follow_up_id", "")) or 0),
+    "follow_up_done": lambda s, c, a, f: workflow.complete_follow_up(s, c, a, parse_id(f.get("follow_up_id", "")) or 0),
     "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
 }
@@ -73,11 +79,11 @@ def _fields(form: FormData) -> dict[str, str]:
 
 
 @router.post("/console/cases/{case_id}/{action}")
-async def case_action(request: Request, case_id: int, action: str, ctx: Ctx = Depends(current)) -> Response:
+async def case_action(request: Request, case_id: CaseId, action: str, ctx: Ctx = Depends(current)) -> Response:
     from handlers.console import show_case
 
     form = _fields(await request.form())
-    check_csrf(ctx, form.get("csrf", ""))
+    await check_csrf(request, ctx, form.get("csrf", ""))
     if action != "reply" and action not in ACTIONS:
         return Response("unknown action", status_code=404)
     try:

@@ -16,14 +16,19 @@ from bot.console.reports import beijing_today, cases_csv, report
 from bot.storage.db import session_scope
 from bot.storage.models import Account, Team
 from handlers.console_auth import Ctx, check_csrf, current, render
+from handlers.console_guard import ConsoleRoute, audit_refusal, parse_id
 
-router = APIRouter()
+router = APIRouter(route_class=ConsoleRoute)
 DEFAULT_REPORT_DAYS = 56
+MAX_REPORT_DAYS = 3 * 366  # a longer range only costs time (one chart bar per week)
+EARLIEST = dt.date(2020, 1, 1)
 
 
-def _allowed(request: Request, ctx: Ctx, role: str) -> HTMLResponse | None:
+async def _allowed(request: Request, ctx: Ctx, role: str) -> HTMLResponse | None:
+    """None if the account has the role; else the (audited) refusal page."""
     if at_least(ctx.actor.account, role):
         return None
+    await audit_refusal(request, "denied", {"needs": role})
     return render(request, "console/denied.html", ctx, 403, message="这个页面只有督导或管理员可以看")
 
 
@@ -33,17 +38,19 @@ def _range(request: Request) -> tuple[dt.date, dt.date]:
         end = dt.date.fromisoformat(request.query_params.get("to", "")) if request.query_params.get("to") else today
         start = (dt.date.fromisoformat(request.query_params["from"]) if request.query_params.get("from")
                  else end - dt.timedelta(days=DEFAULT_REPORT_DAYS - 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         start, end = today - dt.timedelta(days=DEFAULT_REPORT_DAYS - 1), today
-    return (start, end) if start <= end else (end, start)
+    # Clamped: no case predates the service or follows today, and 0001-01-01 or 9999-12-31 would overflow.
+    start, end = (min(max(day, EARLIEST), today) for day in sorted((start, end)))
+    return max(start, end - dt.timedelta(days=MAX_REPORT_DAYS - 1)), end
 
 
 @router.get("/console/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
-    if denied := _allowed(request, ctx, "supervisor"):
+    if denied := await _allowed(request, ctx, "supervisor"):
         return denied
     q = request.query_params
-    case_id = int(q["case"]) if q.get("case", "").isdigit() else None
+    case_id = parse_id(q.get("case", ""))
 
     def load() -> list:
         with session_scope(ctx.settings) as session:
@@ -57,7 +64,7 @@ async def audit_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLRespo
 
 @router.get("/console/reports", response_class=HTMLResponse)
 async def reports_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
-    if denied := _allowed(request, ctx, "supervisor"):
+    if denied := await _allowed(request, ctx, "supervisor"):
         return denied
     start, end = _range(request)
 
@@ -70,7 +77,7 @@ async def reports_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLRes
 
 @router.get("/console/export.csv")
 async def export_csv(request: Request, ctx: Ctx = Depends(current)) -> Response:
-    if denied := _allowed(request, ctx, "supervisor"):
+    if denied := await _allowed(request, ctx, "supervisor"):
         return denied
     start, end = _range(request)
 
@@ -95,7 +102,7 @@ def _accounts(ctx: Ctx) -> dict:
 
 @router.get("/console/users", response_class=HTMLResponse)
 async def users_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
-    if denied := _allowed(request, ctx, "admin"):
+    if denied := await _allowed(request, ctx, "admin"):
         return denied
     return render(request, "console/users.html", ctx, **await run_in_threadpool(_accounts, ctx))
 
@@ -126,8 +133,8 @@ def _change_account(ctx: Ctx, form: dict[str, str], teams: list[str]) -> str:
 
 @router.post("/console/users", response_class=HTMLResponse)
 async def users_change(request: Request, ctx: Ctx = Depends(current), csrf: str = Form("")) -> HTMLResponse:
-    check_csrf(ctx, csrf)
-    if denied := _allowed(request, ctx, "admin"):
+    await check_csrf(request, ctx, csrf)
+    if denied := await _allowed(request, ctx, "admin"):
         return denied
     raw = await request.form()
     form = {key: value for key, value in raw.items() if isinstance(value, str)}

@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.console.accounts import LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of
 from bot.console.audit import audit
 from bot.storage.db import session_scope
+from handlers.console_guard import COOKIE, ConsoleRoute, audit_refusal, client_ip, settings_of
 
-COOKIE = "tongban_console"
 LOGIN_CSRF_COOKIE = "tongban_login_csrf"
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 templates.env.globals["labels"] = labels
@@ -36,7 +36,7 @@ def _beijing(moment: dt.datetime | None, fmt: str = "%m-%d %H:%M") -> str:
 
 templates.env.filters["bj"] = _beijing
 
-router = APIRouter()
+router = APIRouter(route_class=ConsoleRoute)
 
 
 @dataclass
@@ -46,17 +46,6 @@ class Ctx:
     actor: Actor
     csrf: str
     settings: Settings
-
-
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def client_ip(request: Request) -> str:
-    forwarded = request.headers.get("x-forwarded-for", "")
-    if settings_of(request).console_trust_proxy and forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else ""
 
 
 def is_https(request: Request) -> bool:
@@ -82,8 +71,15 @@ async def current(request: Request) -> Ctx:
     return ctx
 
 
-def check_csrf(ctx: Ctx, token: str) -> None:
-    if not token or not secrets.compare_digest(token, ctx.csrf):
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII input (compare_digest on str would raise)."""
+    return bool(given and expected) and secrets.compare_digest(given.encode(), expected.encode())
+
+
+async def check_csrf(request: Request, ctx: Ctx, token: str) -> None:
+    """403 (audited) unless the form carries the session's CSRF token."""
+    if not same_token(token, ctx.csrf):
+        await audit_refusal(request, "csrf_refused")
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page")
 
 
@@ -104,15 +100,21 @@ async def login_page(request: Request) -> HTMLResponse:
     return _login_page(request)
 
 
-def _login(settings: Settings, username: str, password: str, ip: str) -> str:
-    """The new session's cookie token; LoginRefused otherwise (both audited)."""
+def _login(settings: Settings, username: str, password: str, ip: str, old_token: str) -> str:
+    """The new session's cookie token; LoginRefused otherwise (both audited). A session the browser already
+    had is ended: every login gets a fresh id."""
     with session_scope(settings) as session:
         try:
             account = authenticate(session, username, password)
-        except LoginRefused:
-            audit(session, None, "login_failed", detail={"username": username[:64]}, ip=ip)
-            session.commit()  # keep the failure count and the audit entry
+        except LoginRefused as exc:
+            detail = {"username": username[:64], "reason": exc.reason}
+            audit(session, None, "login_failed", detail=detail, ip=ip)
+            if exc.reason == "locked_now":
+                audit(session, None, "account_locked", detail=detail, ip=ip)
+            session.commit()  # keep the failure count and the audit entries
             raise
+        if old_token:
+            end_session(session, old_token)
         token, _ = start_session(session, account, ip)
         audit(session, account, "login", ip=ip)
         return token
@@ -121,11 +123,12 @@ def _login(settings: Settings, username: str, password: str, ip: str) -> str:
 @router.post("/console/login")
 async def login(request: Request, username: str = Form(""), password: str = Form(""),
                 csrf: str = Form("")) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(expected, csrf):
+    if not same_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
+        await audit_refusal(request, "csrf_refused", {"username": username[:64]})
         return _login_page(request, "页面已过期，请重新登录", 403)
     try:
-        token = await run_in_threadpool(_login, settings_of(request), username.strip(), password, client_ip(request))
+        token = await run_in_threadpool(_login, settings_of(request), username.strip(), password, client_ip(request),
+                                        request.cookies.get(COOKIE, ""))
     except LoginRefused as exc:
         return _login_page(request, str(exc), 401)
     response = RedirectResponse("/console", status_code=303)
@@ -144,7 +147,7 @@ def _logout(settings: Settings, token: str, ctx: Ctx) -> None:
 @router.post("/console/logout")
 async def logout(request: Request, csrf: str = Form("")) -> Response:
     ctx = await current(request)
-    check_csrf(ctx, csrf)
+    await check_csrf(request, ctx, csrf)
     await run_in_threadpool(_logout, ctx.settings, request.cookies.get(COOKIE, ""), ctx)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/console")

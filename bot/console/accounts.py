@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.errors import TongbanError
@@ -19,6 +19,7 @@ ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 MAX_FAILED_LOGINS = 5
 LOCK_DURATION = dt.timedelta(minutes=15)
 MIN_PASSWORD_CHARS = 10
+LOGIN_REFUSED = "用户名或密码不对。连续输错 5 次，账号会锁定 15 分钟。"
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -29,7 +30,12 @@ class AccountError(TongbanError):
 
 
 class LoginRefused(TongbanError):
-    """Wrong name or password, or a locked / inactive account (the message never says which name exists)."""
+    """Wrong name or password, or a locked / inactive account. The message is always the same (it never says
+    whether a name exists or is locked); `reason` is for the audit log only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(LOGIN_REFUSED)
+        self.reason = reason
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -96,22 +102,37 @@ def set_password(session: Session, account: Account, password: str) -> None:
 
 
 def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None) -> Account:
-    """The account for a correct name + password; counts failures and locks after MAX_FAILED_LOGINS."""
+    """The account for a correct name + password; LoginRefused (with a reason for the audit) otherwise.
+
+    Each attempt is counted and committed *before* the password is checked, and the count is taken under the
+    row's write lock, so parallel guesses cannot slip past the limit: the MAX_FAILED_LOGINS-th attempt locks
+    the account (undone only if that attempt is right), and every later one is refused unchecked.
+    Unknown, inactive and locked accounts all get the same message and the same argon2 work.
+    """
     now = now or utcnow()
-    account = session.scalar(select(Account).where(Account.username == username))
-    if account is None or not account.active:
+    session.commit()  # a fresh transaction whose first statement takes the lock
+    counted = session.execute(update(Account).where(Account.username == username, Account.active.is_(True))
+                              .values(failed_logins=Account.failed_logins + 1)).rowcount
+    account = (session.scalar(select(Account).where(Account.username == username)
+                              .execution_options(populate_existing=True)) if counted else None)
+    if account is None:
+        session.rollback()
         _verify(_DUMMY_HASH, password)
-        raise LoginRefused("用户名或密码不对")
+        raise LoginRefused("unknown_or_inactive")
     locked_until = aware(account.locked_until)
     if locked_until and locked_until > now:
-        raise LoginRefused("登录失败次数太多，账号已锁定 15 分钟")
+        account.failed_logins -= 1  # attempts during a lock change nothing
+        session.commit()
+        _verify(_DUMMY_HASH, password)
+        raise LoginRefused("locked")
+    if locked_until:  # the lock has run out: counting starts again
+        account.failed_logins, account.locked_until = 1, None
+    attempt = account.failed_logins
+    if attempt >= MAX_FAILED_LOGINS:
+        account.locked_until = now + LOCK_DURATION
+    session.commit()
     if not _verify(account.password_hash, password):
-        account.failed_logins = (0 if locked_until else account.failed_logins) + 1
-        account.locked_until = None
-        if account.failed_logins >= MAX_FAILED_LOGINS:
-            account.locked_until = now + LOCK_DURATION
-            raise LoginRefused("登录失败次数太多，账号已锁定 15 分钟")
-        raise LoginRefused("用户名或密码不对")
+        raise LoginRefused("locked_now" if attempt >= MAX_FAILED_LOGINS else "wrong_password")
     account.failed_logins, account.locked_until, account.last_login_at = 0, None, now
     return account
 

@@ -77,6 +77,15 @@ def _stamp(value: dt.datetime | None) -> str:
     return aware(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula (e.g. an account named "=HYPERLINK(...)") gets a leading
+    apostrophe, so Excel/WPS show it as text."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
 def cases_csv(session: Session, settings: Settings, start: dt.date, end: dt.date) -> str:
     """台账: one row per case created in the range (Beijing dates); no message text, no contact details."""
     cases = cases_between(session, start, end)
@@ -98,12 +107,12 @@ def cases_csv(session: Session, settings: Settings, start: dt.date, end: dt.date
     for case in cases:
         minutes = _minutes(case)
         planned = follow_ups.get(case.id, [])
-        writer.writerow([
+        writer.writerow([_cell(value) for value in (
             case.id, _stamp(case.created_at), case.severity, ";".join(case.categories or []), case.channel,
             case.team or "", case.status, names.get(case.assigned_to, ""), _stamp(case.first_response_at),
             "" if minutes is None else round(minutes, 1), sla_state(case, settings, now),
             ";".join(referrals.get(case.id, [])),
             reports.get(case.id, "required" if case.mandatory_report else ""),
             len(planned), sum(1 for f in planned if f.done_at), _stamp(case.closed_at), case.outcome or "",
-        ])
+        )])
     return out.getvalue()
