@@ -68,3 +68,29 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, small_knowled
     holder["process"] = start_chroma(path, port)
     recovered = index.search("留守儿童心理健康关爱", k=3)
     assert recovered and recovered[0].dense_rank is not None and index.dense_available
+
+
+def test_readyz_is_degraded_while_chroma_is_down_and_triage_still_works(
+        tmp_path: Path, small_knowledge: Path, chroma_server) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.pipeline import Conversation, Inbound
+    from handlers.app import create_app
+
+    url, holder, path, port = chroma_server
+    settings = Settings(data_dir=tmp_path / "var", knowledge_dir=small_knowledge, chroma_url=url,
+                        purge_interval_hours=0)
+    ingest(settings)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["status"] == "ok"
+        holder["process"].terminate()
+        holder["process"].wait(10)
+        body = client.get("/readyz")
+        assert body.status_code == 200 and body.json()["status"] == "degraded" and body.json()["chroma"] == "unreachable"
+        convo: Conversation = client.app.state.conversation
+        red = convo.handle(Inbound("c-1", "孩子说不想活了，刀已经拿在手上", "api"))
+        assert red.level == "red" and "12356" in red.reply_text
+        answer = convo.handle(Inbound("c-2", "留守儿童心理健康关爱服务有哪些", "api"))
+        assert answer.level == "green"  # answered from keyword search
+        holder["process"] = start_chroma(path, port)
+        assert client.get("/readyz").json()["status"] == "ok"  # recovers by itself

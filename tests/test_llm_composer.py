@@ -8,6 +8,7 @@ import pytest
 
 from bot.answer.llm import LLMComposer, numbers_grounded
 from bot.config import Settings
+from bot.metrics import LLM_FALLBACKS
 from bot.pipeline import Conversation, Inbound
 from bot.storage.migrate import upgrade
 from tests.fakes.openai_server import FakeOpenAI
@@ -67,18 +68,23 @@ def test_failures_fall_back_to_extractive_within_the_deadline(
     fake_llm.script.mode = mode
     fake_llm.script.stall_seconds = 5.0
     before = llm_convo.llm.fallbacks
+    reason = {"stall": "timeout", "error": "error", "garbage": "unusable"}[mode]
+    counted = LLM_FALLBACKS.labels(reason)._value.get()
     started = time.perf_counter()
     outcome = llm_convo.handle(Inbound(user_id=f"l-{mode}", text=QUESTION))
     assert time.perf_counter() - started < 3.0
     assert outcome.composer == "extractive" and outcome.grounded
     assert "5天" in outcome.reply_text
     assert llm_convo.llm.fallbacks == before + 1
+    assert LLM_FALLBACKS.labels(reason)._value.get() == counted + 1  # exported on /metrics
 
 
 def test_invented_numbers_fall_back(fake_llm: FakeOpenAI, llm_convo: Conversation) -> None:
     fake_llm.script.content = "童心驿站每周开7天，每天开8小时。"
+    counted = LLM_FALLBACKS.labels("ungrounded")._value.get()
     outcome = llm_convo.handle(Inbound(user_id="l3", text=QUESTION))
     assert outcome.composer == "extractive" and "7天" not in outcome.reply_text
+    assert LLM_FALLBACKS.labels("ungrounded")._value.get() == counted + 1
 
 
 def test_crisis_replies_never_call_the_llm(fake_llm: FakeOpenAI, llm_convo: Conversation) -> None:
