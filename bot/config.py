@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # With an LLM configured, also ask it to re-check risk in the background (it can only raise a level).
     llm_second_opinion: bool = True
 
+    # Messages per web-chat visitor (or API user) per minute before green ones get the "please slow down" text.
+    web_rate_limit_per_minute: int = 20
+
     memory_turns: int = 6
     memory_ttl_minutes: int = 30
     max_input_chars: int = 500

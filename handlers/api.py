@@ -14,6 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from bot.pipeline import Conversation, Inbound
+from bot.prompts import prompt_text
+from bot.rate_limit import held_back
 from handlers.visitor import CHANNEL as WEB_CHANNEL
 from handlers.visitor import message_key, visitor_id
 
@@ -70,6 +72,10 @@ def _inbound(body: ChatRequest, request: Request) -> Inbound:
 async def chat(body: ChatRequest, request: Request, convo: Conversation = Depends(conversation)) -> ChatResponse:
     """One message in, one reply out (triage first; red/yellow create or update a case before replying).
     A message whose `client_msg_id` was seen before is not handled again: the first reply comes back."""
-    outcome = await run_in_threadpool(convo.handle, _inbound(body, request))
+    inbound = _inbound(body, request)
+    limit = request.app.state.settings.web_rate_limit_per_minute
+    if await run_in_threadpool(held_back, request.app.state.settings, convo, inbound, limit):
+        return ChatResponse(reply=prompt_text("replies/rate_limited.txt"), sources=[], level="green", case_id=None)
+    outcome = await run_in_threadpool(convo.handle, inbound)
     return ChatResponse(reply=outcome.reply_text, sources=[SourceOut(**s) for s in outcome.sources],
                         level=outcome.level, case_id=outcome.case_id)

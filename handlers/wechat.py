@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -30,7 +29,7 @@ from bot.errors import ChannelError
 from bot.logsafe import user_ref
 from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
-from bot.safety import triage
+from bot.rate_limit import held_back
 from bot.wechat import followers
 from bot.wechat.outbox import OutboxWorker, enqueue
 from bot.wechat.replies import reply_parts, text_reply_xml
@@ -201,25 +200,11 @@ def _log_failure(future: Future) -> None:
         log.error("late wechat answer failed", exc_info=future.exception())
 
 
-def _rate_limited(settings: Settings, convo: Conversation, inbound: Inbound) -> bool:
-    """Over the per-minute limit and green. Triage runs first, so a red or yellow message is never held back."""
-    limit = settings.wechat_rate_limit_per_minute
-    try:
-        if limit <= 0 or followers.recent_inbound_count(settings, inbound.user_id) < limit:
-            return False
-    except SQLAlchemyError:  # a busy database must not stop the answer; the pipeline reports real failures
-        log.warning("rate limit not checked: database error", exc_info=True)
-        return False
-    # The text the pipeline would triage (normalised, cut to max_input_chars): triage time grows with the
-    # square of a long unpunctuated sentence, so a 60 KB body must never reach it uncut.
-    return triage(convo.normalise(inbound)[0]).level == "green"
-
-
 async def _converse(request: Request, inbound: Inbound, received: float) -> str:
     """Runs the pipeline with a deadline; returns the passive reply text ("" = answer "success")."""
     settings: Settings = request.app.state.settings
     convo: Conversation = request.app.state.conversation
-    if await run_in_threadpool(_rate_limited, settings, convo, inbound):
+    if await run_in_threadpool(held_back, settings, convo, inbound, settings.wechat_rate_limit_per_minute):
         log.info("wechat rate limit reached for a follower; green message answered with the limit text")
         return prompt_text("replies/rate_limited.txt")
     future = _runtime(request.app).executor.submit(convo.handle, inbound)

@@ -1,14 +1,12 @@
-"""Follower state (subscribed, asked for a person) and the per-user message rate."""
+"""Follower state: subscribed or not, and whether they asked for a person."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from bot.config import Settings
 from bot.storage.db import session_scope
-from bot.storage.models import ChannelUser, Message, WechatFollower, WechatOutbox, utcnow
+from bot.storage.models import ChannelUser, WechatFollower, WechatOutbox, utcnow
 
 CHANNEL = "wechat"
 
@@ -51,13 +49,3 @@ def want_person(settings: Settings, openid: str) -> None:
     with session_scope(settings) as session:
         _follower(session, openid).wants_person_at = utcnow()
 
-
-def recent_inbound_count(settings: Settings, openid: str, seconds: int = 60) -> int:
-    """Inbound messages the pipeline stored for this follower in the last `seconds` (shared by all workers)."""
-    since = utcnow() - dt.timedelta(seconds=seconds)
-    with session_scope(settings) as session:
-        return int(session.scalar(
-            select(func.count(Message.id)).join(ChannelUser, ChannelUser.id == Message.user_id)
-            .where(ChannelUser.channel == CHANNEL, ChannelUser.external_id == openid,
-                   Message.direction == "in", Message.created_at >= since)
-        ) or 0)

@@ -1,0 +1,45 @@
+"""Per-user message rate limit, shared by all workers (it counts stored messages). Triage runs first: a red or
+yellow message is never held back, whatever the count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Settings
+from bot.safety import triage
+from bot.storage.db import session_scope
+from bot.storage.models import ChannelUser, Message, utcnow
+
+if TYPE_CHECKING:
+    from bot.pipeline import Conversation, Inbound
+
+log = logging.getLogger(__name__)
+
+
+def recent_inbound_count(settings: Settings, channel: str, external_id: str, seconds: int = 60) -> int:
+    """Inbound messages stored for this user in the last `seconds`."""
+    since = utcnow() - dt.timedelta(seconds=seconds)
+    with session_scope(settings) as session:
+        return int(session.scalar(
+            select(func.count(Message.id)).join(ChannelUser, ChannelUser.id == Message.user_id)
+            .where(ChannelUser.channel == channel, ChannelUser.external_id == external_id,
+                   Message.direction == "in", Message.created_at >= since)
+        ) or 0)
+
+
+def held_back(settings: Settings, convo: Conversation, inbound: Inbound, per_minute: int) -> bool:
+    """Over `per_minute` (0 = no limit) and green: answer with the "please slow down" text instead."""
+    try:
+        if per_minute <= 0 or recent_inbound_count(settings, inbound.channel, inbound.user_id) < per_minute:
+            return False
+    except SQLAlchemyError:  # a busy database must not stop the answer; the pipeline reports real failures
+        log.warning("rate limit not checked: database error", exc_info=True)
+        return False
+    # The text the pipeline would triage (normalised, cut to max_input_chars): triage time grows with the
+    # square of a long unpunctuated sentence, so a 60 KB body must never reach it uncut.
+    return triage(convo.normalise(inbound)[0]).level == "green"
