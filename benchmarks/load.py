@@ -201,7 +201,8 @@ def report_traffic(traffic: Traffic, wall: float, counters: Counter) -> list[tup
     tally = traffic.tally
     lat = tally.latencies
     print(f"requests {tally.requests} ({len(tally.sent)} messages + {tally.retries} retries, "
-          f"{tally.concurrent_retries} of them concurrent) in {wall:.1f} s: {tally.requests / wall:.1f} requests/s, "
+          f"{tally.concurrent_retries} of them concurrent; {tally.bursts} red first contacts sent with a second "
+          f"message at once) in {wall:.1f} s: {tally.requests / wall:.1f} requests/s, "
           f"{len(tally.sent) / wall:.1f} messages/s")
     print(f"latency ms  p50 {statistics.median(lat):.0f}  p95 {percentile(lat, 0.95):.0f}  "
           f"p99 {percentile(lat, 0.99):.0f}  max {max(lat):.0f}")

@@ -3,7 +3,9 @@
 Each user thread sends one signed message, waits for the answer, thinks, and sends the next. About 5 % of
 messages are red, each from a fresh openid (so "one case per red message" can be checked); about 10 % are
 sent again with the same MsgId, either at the same moment (a retry racing the original) or after a pause
-(WeChat's own retry when an answer is slow). Retries run on a bounded pool of their own.
+(WeChat's own retry when an answer is slow). Half of the red senders are new users who send a second
+message at the same moment (a worried grandparent typing in bursts). Retries and those second messages run
+on a bounded pool of their own.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ RED_MESSAGES = (
 GREETINGS = ("你好", "您好", "谢谢", "谢谢你", "在吗", "早上好", "好的，知道了")
 RED_SHARE = 0.05
 RETRY_SHARE = 0.10
+BURST_SHARE = 0.5  # of red senders
 WECHAT_WAIT_SECONDS = 5.0  # WeChat gives up on an answer after this and retries
 MODES = ("plaintext", "compatible", "aes")
 
@@ -75,6 +78,7 @@ class Tally:
     late: int = 0  # answered after WeChat would have stopped waiting
     retries: int = 0
     concurrent_retries: int = 0
+    bursts: int = 0
     sent: dict[int, Sent] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -157,7 +161,7 @@ class Traffic:
             self.tally.sent[sent.msg_id] = sent
         return sent
 
-    def _retry_later(self, retries: ThreadPoolExecutor, http: httpx.Client, sent: Sent, delay: float) -> None:
+    def _send_later(self, retries: ThreadPoolExecutor, http: httpx.Client, sent: Sent, delay: float) -> None:
         def attempt() -> None:
             time.sleep(delay)
             self._post(http, sent)
@@ -173,6 +177,11 @@ class Traffic:
                 if red:
                     openid = f"load{self.run_id}-red{next(self.red_users)}"
                     sent = self._new_message(openid, rng.choice(RED_MESSAGES), True, rng)
+                    if rng.random() < BURST_SHARE:
+                        with self.tally.lock:
+                            self.tally.bursts += 1
+                        companion = self._new_message(openid, rng.choice(GREETINGS), False, rng)
+                        self._send_later(retries, shared, companion, 0.0)
                 else:
                     text = rng.choice(GREETINGS) if rng.random() < 0.15 else rng.choice(self.pool)
                     sent = self._new_message(self.user_openid(number), text, False, rng)
@@ -182,10 +191,10 @@ class Traffic:
                     self.tally.retries += retry
                     self.tally.concurrent_retries += concurrent
                 if concurrent:
-                    self._retry_later(retries, shared, sent, 0.0)
+                    self._send_later(retries, shared, sent, 0.0)
                 self._post(http, sent)
                 if retry and not concurrent:
-                    self._retry_later(retries, shared, sent, rng.uniform(0.2, 2.0))
+                    self._send_later(retries, shared, sent, rng.uniform(0.2, 2.0))
 
     def run(self, users: int, seconds: float, rate: float) -> float:
         """Sends for `seconds`, then waits for the retries still queued; returns the wall time."""

@@ -144,15 +144,28 @@ class Conversation:
         limit = self.settings.max_input_chars
         return (text[:limit], True) if len(text) > limit else (text, False)
 
+    @staticmethod
+    def _user(session: Session, inbound: Inbound) -> ChannelUser:
+        """The sender's row, created on first contact. A new user's first messages can arrive together: the
+        one whose insert loses must use the winner's row, not be taken for a retry (the msg_key is the retry test)."""
+        known = select(ChannelUser).where(ChannelUser.channel == inbound.channel,
+                                          ChannelUser.external_id == inbound.user_id)
+        user = session.scalar(known)
+        if user is not None:
+            return user
+        try:
+            with session.begin_nested():
+                user = ChannelUser(channel=inbound.channel, external_id=inbound.user_id)
+                session.add(user)
+        except IntegrityError:
+            user = session.scalar(known)
+            if user is None:
+                raise
+        return user
+
     def _store_inbound(self, session: Session, inbound: Inbound, text: str, floor: Triage | None = None,
                        received: dt.datetime | None = None) -> _Stored:
-        user = session.scalar(
-            select(ChannelUser).where(ChannelUser.channel == inbound.channel, ChannelUser.external_id == inbound.user_id)
-        )
-        if user is None:
-            user = ChannelUser(channel=inbound.channel, external_id=inbound.user_id)
-            session.add(user)
-            session.flush()
+        user = self._user(session, inbound)
         user.last_seen_at = utcnow()
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
