@@ -6,9 +6,9 @@ messages (plaintext, compatible and AES modes) for --seconds, with about 5 % red
 one stored inbound row, every red message exactly one case, and nothing was stored that was never sent.
 Prints throughput, latency percentiles, errors and the server's resident memory; exits 1 on any FAIL.
 
-Run:  python benchmarks/load.py --workers 1                                   (SQLite in a temp dir)
-      python benchmarks/load.py --workers 2 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
-      python benchmarks/load.py --soak      (10 minutes at 10 msg/s; RSS every minute, growth must stay < 10 %)
+Run:  .venv/bin/python benchmarks/load.py --workers 1    (SQLite in a temp dir)
+      .venv/bin/python benchmarks/load.py --workers 2 --database-url postgresql+psycopg://postgres@127.0.0.1/test
+      .venv/bin/python benchmarks/load.py --soak         (10 min at 10 msg/s; RSS every minute, growth < 10 %)
 With a PostgreSQL URL a fresh schema is created for the run and dropped afterwards. Loopback only; stops by
 itself after --seconds.
 """
@@ -44,7 +44,7 @@ from tests.fakes.wechat_api import AES_KEY, APP_ID, TOKEN  # noqa: E402
 from wechat import start_server  # noqa: E402
 
 SOAK_SECONDS, SOAK_RATE, SOAK_GROWTH_LIMIT = 600, 10.0, 0.10
-WARM_UP_SECONDS = 5
+WARM_UP_SECONDS, SOAK_WARM_UP_SECONDS = 5, 60  # the soak's baseline is taken once caches have filled
 SPOOL_WAIT_SECONDS = 60
 
 
@@ -211,7 +211,7 @@ def report_traffic(traffic: Traffic, wall: float, counters: Counter) -> list[tup
           f"busy texts {tally.busy}; over WeChat's 5 s {tally.late}; rate-limit texts {tally.rate_limited}")
     duplicates = counters["tongban_duplicate_messages_total"]
     spooled = counters["tongban_spooled_messages_total"]
-    print(f"server: {duplicates:.0f} retries answered as duplicates, {spooled:.0f} messages spooled "
+    print(f"server (warm-up included): {duplicates:.0f} retries answered as duplicates, {spooled:.0f} messages spooled "
           f"(database busy), {counters['tongban_cases_opened_total']:.0f} cases opened")
     unanswered, no_crisis = traffic.unanswered(), traffic.red_without_crisis_text()
     return [
@@ -253,10 +253,14 @@ def parse_args() -> argparse.Namespace:
                         "as fast as the users go with a short think time; 10 with --soak)")
     parser.add_argument("--data-dir", type=Path, default=None, help="reuse a built index (else built once)")
     parser.add_argument("--aes", choices=("mix", "plaintext", "compatible", "aes"), default="mix")
-    parser.add_argument("--soak", action="store_true", help="memory soak: RSS every minute, growth < 10 %")
+    parser.add_argument("--soak", action="store_true", help="memory soak: RSS every minute, growth < 10 %%")
+    parser.add_argument("--warm-up", type=float, default=None, help="seconds of unmeasured traffic first "
+                        f"(default {WARM_UP_SECONDS}; {SOAK_WARM_UP_SECONDS} with --soak)")
     parser.add_argument("--rss-every", type=float, default=60, help="seconds between RSS samples")
     args = parser.parse_args()
     args.seconds = args.seconds or (SOAK_SECONDS if args.soak else 60)
+    if args.warm_up is None:
+        args.warm_up = SOAK_WARM_UP_SECONDS if args.soak else WARM_UP_SECONDS
     args.rate = args.rate if args.rate is not None else (SOAK_RATE if args.soak else 0)
     return args
 
@@ -280,7 +284,7 @@ def main() -> None:
             process, url = start_server(settings, args.workers, log)
         try:
             warm_up = Traffic(url, pool, f"{run_id}w", args.aes, seed=1)
-            warm_up.run(4, WARM_UP_SECONDS, 0)  # loads the index, embedder and composer in every worker
+            warm_up.run(4, args.warm_up, 0)  # loads the index, embedder and composer in every worker
             watch = MemoryWatch(process.pid, args.rss_every)
             watch.start()
             traffic = Traffic(url, pool, run_id, args.aes)

@@ -54,6 +54,9 @@ RETRY_SHARE = 0.10
 BURST_SHARE = 0.5  # of red senders
 WECHAT_WAIT_SECONDS = 5.0  # WeChat gives up on an answer after this and retries
 MODES = ("plaintext", "compatible", "aes")
+# uvicorn closes a connection idle for 5 s; reusing one at that moment is a client-side ReadError, so the
+# clients drop idle connections well before.
+KEEP_ALIVE = httpx.Limits(keepalive_expiry=1.0)
 
 
 @dataclass
@@ -171,7 +174,7 @@ class Traffic:
     def _user(self, number: int, deadline: float, pacer: Pacer, retries: ThreadPoolExecutor,
               shared: httpx.Client) -> None:
         rng = random.Random(self.seed * 100_003 + number)
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, limits=KEEP_ALIVE) as http:
             while pacer.wait(deadline, rng):
                 red = rng.random() < RED_SHARE
                 if red:
@@ -201,7 +204,7 @@ class Traffic:
         pacer = Pacer(rate)
         started = time.monotonic()
         deadline = started + seconds
-        limits = httpx.Limits(max_connections=max(4, users // 2))
+        limits = httpx.Limits(max_connections=max(4, users // 2), keepalive_expiry=KEEP_ALIVE.keepalive_expiry)
         with httpx.Client(timeout=10, limits=limits) as shared, \
                 ThreadPoolExecutor(max(4, users // 2), thread_name_prefix="retry") as retries, \
                 ThreadPoolExecutor(users, thread_name_prefix="user") as executor:

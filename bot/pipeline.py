@@ -144,28 +144,15 @@ class Conversation:
         limit = self.settings.max_input_chars
         return (text[:limit], True) if len(text) > limit else (text, False)
 
-    @staticmethod
-    def _user(session: Session, inbound: Inbound) -> ChannelUser:
-        """The sender's row, created on first contact. A new user's first messages can arrive together: the
-        one whose insert loses must use the winner's row, not be taken for a retry (the msg_key is the retry test)."""
-        known = select(ChannelUser).where(ChannelUser.channel == inbound.channel,
-                                          ChannelUser.external_id == inbound.user_id)
-        user = session.scalar(known)
-        if user is not None:
-            return user
-        try:
-            with session.begin_nested():
-                user = ChannelUser(channel=inbound.channel, external_id=inbound.user_id)
-                session.add(user)
-        except IntegrityError:
-            user = session.scalar(known)
-            if user is None:
-                raise
-        return user
-
     def _store_inbound(self, session: Session, inbound: Inbound, text: str, floor: Triage | None = None,
                        received: dt.datetime | None = None) -> _Stored:
-        user = self._user(session, inbound)
+        user = session.scalar(
+            select(ChannelUser).where(ChannelUser.channel == inbound.channel, ChannelUser.external_id == inbound.user_id)
+        )
+        if user is None:
+            user = ChannelUser(channel=inbound.channel, external_id=inbound.user_id)
+            session.add(user)
+            session.flush()
         user.last_seen_at = utcnow()
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
@@ -179,6 +166,23 @@ class Conversation:
         change = record_case(session, user, message, result, self.settings.teams_file) if result.level in ("red", "yellow") else None
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change)
+
+    def _store(self, inbound: Inbound, text: str) -> _Stored:
+        """Commits the message and any case (before any reply is built). A new user's first messages can
+        arrive together and both insert the user; the loser's IntegrityError is not a retry of its message, so
+        it stores once more and finds the winner's user. IntegrityError here means: the message key is stored."""
+        try:
+            with session_scope(self.settings) as session:
+                return self._store_inbound(session, inbound, text)
+        except IntegrityError:
+            if inbound.msg_key and self._is_stored(inbound.msg_key):
+                raise
+        with session_scope(self.settings) as session:
+            return self._store_inbound(session, inbound, text)
+
+    def _is_stored(self, msg_key: str) -> bool:
+        with session_scope(self.settings) as session:
+            return session.scalar(select(Message.id).where(Message.msg_key == msg_key)) is not None
 
     def _duplicate(self, msg_key: str) -> Outcome:
         with session_scope(self.settings) as session:
@@ -199,8 +203,7 @@ class Conversation:
         if inbound.kind == "voice" and not text:
             return Outcome(reply_text=prompt_text("replies/voice_unrecognised.txt"), intent="voice_unrecognised")
         try:
-            with session_scope(self.settings) as session:  # commits before any reply is built
-                stored = self._store_inbound(session, inbound, text)
+            stored = self._store(inbound, text)
         except IntegrityError:
             if inbound.msg_key:
                 DUPLICATES.labels(inbound.channel).inc()
@@ -253,8 +256,10 @@ class Conversation:
                 stored = self._store_inbound(session, inbound, entry.text, at_receipt, entry.received)
                 session.add(Message(user_id=stored.user.id, direction="out", text=entry.reply_text,
                                     level=stored.triage.level, case_id=stored.case_id, created_at=entry.received))
-        except IntegrityError:  # stored before (a replay interrupted after its commit)
-            return
+        except IntegrityError:
+            if self._is_stored(entry.msg_key):  # stored before (a replay interrupted after its commit)
+                return
+            raise  # the user was created by a live message at that moment: the replayer tries again later
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, entry.channel)
 

@@ -27,7 +27,8 @@ def _send_together(convo: Conversation, openid: str, texts: tuple[str, ...],
 
     def send(number: int) -> None:
         barrier.wait()
-        outcomes[openid, number] = convo.handle(Inbound(openid, texts[number], "wechat", "text", f"wx:{openid}-{number}"))
+        inbound = Inbound(openid, texts[number], "wechat", "text", f"wx:{openid}-{number}")
+        outcomes[openid, number] = convo.handle(inbound)
 
     threads = [threading.Thread(target=send, args=(n,)) for n in range(len(texts))]
     for thread in threads:
