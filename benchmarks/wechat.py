@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import httpx
 from sqlalchemy import func, select
@@ -40,13 +41,15 @@ from tests.fakes.wechat_api import (AES_KEY, APP_ID, TOKEN, message_xml, reply_c
 TONGBAN = Path(sys.executable).with_name("tongban")
 
 
-def start_server(settings: Settings, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(settings: Settings, workers: int, log: IO | None = None) -> tuple[subprocess.Popen, str]:
+    """`tongban serve` as its own process (its output to `log` when given); returns once /readyz is 200."""
     port = free_port()
     env = {**os.environ, "TONGBAN_DATA_DIR": str(settings.data_dir), "TONGBAN_DATABASE_URL": settings.sqlalchemy_url,
            "TONGBAN_WECHAT_TOKEN": TOKEN, "TONGBAN_WECHAT_AES_KEY": AES_KEY, "TONGBAN_WECHAT_APP_ID": APP_ID,
            "TONGBAN_WECHAT_RATE_LIMIT_PER_MINUTE": "0", "TONGBAN_LOG_LEVEL": "WARNING",
            "TONGBAN_PURGE_INTERVAL_HOURS": "0"}
-    process = subprocess.Popen([str(TONGBAN), "serve", "--port", str(port), "--workers", str(workers)], env=env)
+    process = subprocess.Popen([str(TONGBAN), "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                               stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

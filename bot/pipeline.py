@@ -179,6 +179,23 @@ class Conversation:
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change)
 
+    def _store(self, inbound: Inbound, text: str) -> _Stored:
+        """Commits the message and any case (before any reply is built). A new user's first messages can
+        arrive together and both insert the user; the loser's IntegrityError is not a retry of its message, so
+        it stores once more and finds the winner's user. IntegrityError here means: the message key is stored."""
+        try:
+            with session_scope(self.settings) as session:
+                return self._store_inbound(session, inbound, text)
+        except IntegrityError:
+            if inbound.msg_key and self._is_stored(inbound.msg_key):
+                raise
+        with session_scope(self.settings) as session:
+            return self._store_inbound(session, inbound, text)
+
+    def _is_stored(self, msg_key: str) -> bool:
+        with session_scope(self.settings) as session:
+            return session.scalar(select(Message.id).where(Message.msg_key == msg_key)) is not None
+
     def _duplicate(self, msg_key: str) -> Outcome:
         """A retry: the stored reply again; or, when the first attempt died before storing one (a crash after
         the case commit), a reply built now, so a person in crisis is never left with nothing."""
@@ -212,8 +229,7 @@ class Conversation:
         if inbound.kind == "voice" and not text:
             return Outcome(reply_text=prompt_text("replies/voice_unrecognised.txt"), intent="voice_unrecognised")
         try:
-            with session_scope(self.settings) as session:  # commits before any reply is built
-                stored = self._store_inbound(session, inbound, text)
+            stored = self._store(inbound, text)
         except IntegrityError:
             if inbound.msg_key:
                 DUPLICATES.labels(inbound.channel).inc()
@@ -278,8 +294,10 @@ class Conversation:
                 stored = self._store_inbound(session, inbound, entry.text, at_receipt, entry.received)
                 session.add(Message(user_id=stored.user.id, direction="out", author="bot", text=entry.reply_text,
                                     level=stored.triage.level, case_id=stored.case_id, created_at=entry.received))
-        except IntegrityError:  # stored before (a replay interrupted after its commit)
-            return
+        except IntegrityError:
+            if self._is_stored(entry.msg_key):  # stored before (a replay interrupted after its commit)
+                return
+            raise  # the user was created by a live message at that moment: the replayer tries again later
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, entry.channel)
 
