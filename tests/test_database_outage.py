@@ -27,16 +27,17 @@ CLUSTERS = Path("/etc/postgresql")
 
 
 def _cluster() -> list[str] | None:
-    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster") or not CLUSTERS.exists() or pg_available():
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster") or not CLUSTERS.exists():
         return None
     versions = sorted(p.name for p in CLUSTERS.iterdir() if (p / "main").exists())
     return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"] if versions else None
 
 
-def _postgres(action: str) -> None:
+def _postgres(action: str, check: bool = True) -> None:
     command = _cluster()
     assert command is not None
-    subprocess.run([*command, action, *(["-m", "fast"] if action == "stop" else [])], check=True, timeout=60)
+    subprocess.run([*command, action, *(["-m", "fast"] if action == "stop" else [])], check=check, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _wait(condition, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -53,8 +54,8 @@ def _wait(condition, seconds: float = 60) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture
 def pg_server(built_settings: Settings, knowledge_index, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    if _cluster() is None:
-        pytest.skip("needs root and a local PostgreSQL cluster managed by pg_ctlcluster")
+    if _cluster() is None or pg_available():
+        pytest.skip("needs root and a running local PostgreSQL cluster managed by pg_ctlcluster")
     schema = f"o_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -66,7 +67,7 @@ def pg_server(built_settings: Settings, knowledge_index, tmp_path: Path) -> Iter
             yield base, settings
     finally:
         if pg_available():  # whatever happened above, leave PostgreSQL running for the rest of the suite
-            _postgres("start")
+            _postgres("start", check=False)
         engine_for(url).dispose()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -94,7 +95,8 @@ def test_postgres_stopped_mid_run(pg_server: tuple[str, Settings]) -> None:
         ready = httpx.get(f"{base}/readyz", timeout=30).json()
         assert ready["ready"] is False and ready["database"].startswith("error") and ready["spool"] == "2 waiting"
     finally:
-        _postgres("start")
+        _postgres("start", check=False)
+        _wait(lambda: pg_available() is None)
 
     def stored() -> bool:
         return httpx.get(f"{base}/readyz", timeout=10).json()["spool"] == "empty"
