@@ -35,9 +35,11 @@ def _region(text: str, m: re.Match[str], guard: Guard, lex: Lexicon) -> tuple[in
         # A question that opens its sentence ("怎么教孩子…，不让别人碰…") covers the sentence; after a
         # statement it covers only its own clause.
         return (s_start, max(s_end, m.end())) if start == s_start else (start, max(end, m.end()))
-    # story: when the family is already in the cue's clause ("孙子在游戏里…") only that clause; else
-    # on to the end of the sentence. Either way it stops where a real person speaks or comes back in.
+    # story: when the family is already in the cue's clause ("孙子在游戏里…") only that clause, unless the
+    # next clause tells the story on ("…，说…"); else on to the end of the sentence. Either way it stops where a real person speaks or comes back in.
     limit = end if lex.story_stop.search(text, start, m.start()) else s_end
+    if limit == end and lex.story_goes_on.match(text, start):  # "孙女讲了个鬼故事，说…": still the story
+        limit = s_end
     stop = lex.story_stop.search(text, m.end(), limit)
     return start, max(stop.start() if stop else limit, m.end())
 

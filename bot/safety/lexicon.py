@@ -60,6 +60,8 @@ class Modifiers:
     transient: re.Pattern[str]
     persistent: re.Pattern[str]
     transient_kinds: frozenset[str]
+    cleared: dict[str, re.Pattern[str]]  # per category: an explicit all-clear ("虚惊一场") drops the signal
+    unresolved: re.Pattern[str]  # words that keep a case open even after an all-clear word
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Lexicon:
     attribution: Attribution
     modifiers: Modifiers
     story_stop: re.Pattern[str]
+    story_goes_on: re.Pattern[str]
     normalise: dict[str, Any]
 
 
@@ -164,6 +167,8 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
         transient=_compile(expand, mod["transient"], "modifiers.transient"),
         persistent=_compile(expand, mod["persistent"], "modifiers.persistent"),
         transient_kinds=frozenset(mod["transient_kinds"]),
+        cleared={c: _compile(expand, p, f"modifiers.cleared.{c}") for c, p in mod.get("cleared", {}).items()},
+        unresolved=_compile(expand, mod.get("unresolved", "(?!)"), "modifiers.unresolved"),
     )
     return Lexicon(
         groups=groups,
@@ -172,6 +177,7 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
         attribution=attribution,
         modifiers=modifiers,
         story_stop=_compile(expand, data["story_stop"], "story_stop"),
+        story_goes_on=_compile(expand, data.get("story_goes_on", "(?!)"), "story_goes_on"),
         normalise=data.get("normalise", {}),
     )
 

@@ -38,10 +38,22 @@ class Decision:
         return tuple(sorted(ranked, key=lambda c: (-LEVEL_RANK[self.levels[c]], CATEGORY_PRIORITY.index(c))))
 
 
-def settle(signals: Sequence[Signal], text: str, lex: Lexicon) -> list[Signal]:
-    """Adjust the signals of one turn for time: what is over ("以前…现在好多了") is settled (red counts as
-    yellow), a passing mood ("…一会儿就好了") is dropped."""
+def cleared_categories(text: str, lex: Lexicon) -> set[str]:
+    """Categories an explicit all-clear closes ("原来在邻居家，虚惊一场", "早就没事了"), unless the
+    message also says the case is still open ("人还没找到")."""
     mod = lex.modifiers
+    if mod.unresolved.search(text):
+        return set()
+    return {c for c, pattern in mod.cleared.items() if pattern.search(text)}
+
+
+def settle(signals: Sequence[Signal], text: str, lex: Lexicon) -> list[Signal]:
+    """Adjust the signals of one turn for time: an explicit all-clear drops a missing child or an accident
+    ("刚才不见了，原来在邻居家"), what is over ("以前…现在好多了") is settled (red counts as yellow), a
+    passing mood ("…一会儿就好了") is dropped."""
+    mod = lex.modifiers
+    cleared = cleared_categories(text, lex)
+    signals = [s for s in signals if s.category not in cleared]
     if mod.current.search(text):
         return list(signals)
     past = bool(mod.past.search(text))

@@ -15,7 +15,7 @@ from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
 from bot.safety.normalise import normalise
-from bot.safety.scoring import Decision, combo_hits, score, settle
+from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
@@ -26,7 +26,7 @@ class TurnAnalysis:
     text: str  # normalised
     signals: tuple[Signal, ...]
     guards: tuple[GuardHit, ...]
-    passing: bool  # "…一会儿就好了": a passing mood, nothing for the semantic layer to raise
+    passing: bool  # "…一会儿就好了", "虚惊一场": nothing for the semantic layer to raise
 
 
 def _key(s: Signal) -> tuple[str, int, int]:
@@ -46,7 +46,8 @@ def analyse_turn(raw: str) -> TurnAnalysis:
         partly_guarded, _ = apply_guards(absolute_text, lex, "context", skip)
         guarded += match_signals(partly_guarded, lex, [g for g in lex.groups if g.ignores_guards == skip])
     signals = guarded + _guard_proof(unguarded, guarded, lex)
-    passing = bool(lex.modifiers.transient.search(text))
+    # A passing mood or an all-clear: nothing for the semantic layer to raise either.
+    passing = bool(lex.modifiers.transient.search(text) or cleared_categories(text, lex))
     return TurnAnalysis(text, tuple(settle(signals, text, lex)), tuple(absolute_hits + context_hits), passing)
 
 

@@ -96,3 +96,38 @@ def test_result_shape() -> None:
     assert "suicide" in result.categories
     assert "不想活" in result.evidence
     assert any(r.startswith("ingestion+intent") for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("孙女半夜在房里哭，说死了就不用读书了", "suicide"),  # death as the way out: a child's passive wish
+        ("孩子说去河边玩，到现在天黑了还没见回来，电话也打不通", "missing"),
+        ("他爸喝醉了就把娃往墙上撞，头都撞破了", "abuse"),
+        ("邻居家孩子掉河里了", "emergency"),  # another family's child: still a life at stake
+        ("我不想活了", "guardian_crisis"),  # no one else named: the writer's own crisis
+        ("不想活了", "suicide"),  # no subject at all: treated as the child's
+    ],
+)
+def test_reported_weak_spots_are_red(text: str, category: str) -> None:
+    result = triage(text, semantic=False)
+    assert (result.level, result.category) == ("red", category), result
+
+
+def test_an_all_clear_closes_a_missing_child_or_an_accident() -> None:
+    assert triage("刚才孩子不见了，原来在邻居家看电视，虚惊一场", semantic=False).level == "green"
+    assert triage("去年孙子掉进水沟，被拉上来了，一点事都没有", semantic=False).level == "green"
+    # ...but not while the case is still open.
+    assert triage("孩子不见了，找到了他的书包，人还没找到", semantic=False).level == "red"
+    assert triage("孩子不见了，原来是被一个陌生人带走了", semantic=False).level == "red"
+
+
+def test_a_story_told_on_is_a_story_but_the_childs_own_words_are_not() -> None:
+    assert triage("孙女讲了个鬼故事，说有个小孩在河里不见了", semantic=False).level == "green"
+    assert triage("孙子玩游戏，说他的角色被打死了好几次", semantic=False).level == "green"
+    assert triage("孩子看了电视，说不想活了", semantic=False).level == "red"
+    assert triage("孙子在抖音上发了个视频，说这是最后一个视频了，谢谢大家", semantic=False).level == "red"
+
+
+def test_a_dream_is_not_an_event() -> None:
+    assert triage("孩子梦见自己掉进河里，醒来说好吓人", semantic=False).level == "green"
