@@ -61,14 +61,15 @@ def _inbound(body: ChatRequest, request: Request) -> Inbound:
     else:
         visitor = visitor_id(request)
         if visitor is None:
-            raise HTTPException(422, "user_id is required (the web chat page is known by its visitor cookie)")
+            raise HTTPException(401, "user_id is required (the web chat page is known by its visitor cookie)")
         channel, user, sender = WEB_CHANNEL, visitor, visitor
     key = message_key(channel, sender, body.client_msg_id) if body.client_msg_id else None
     return Inbound(user_id=user, text=body.text, channel=channel, msg_key=key)
 
 
 @router.post("/chat", response_model=ChatResponse,
-             responses={400: {"model": ErrorOut, "description": "The body is not valid JSON."}})
+             responses={400: {"model": ErrorOut, "description": "The body is not valid JSON."},
+                        401: {"model": ErrorOut, "description": "No user_id and no web chat visitor cookie."}})
 async def chat(body: ChatRequest, request: Request, convo: Conversation = Depends(conversation)) -> ChatResponse:
     """One message in, one reply out (triage first; red/yellow create or update a case before replying).
     A message whose `client_msg_id` was seen before is not handled again: the first reply comes back."""

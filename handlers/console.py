@@ -31,7 +31,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     checker.stop()
 
 
-router = APIRouter(tags=["console"], lifespan=_lifespan, route_class=ConsoleRoute)
+# HTML pages and form posts, not a JSON API: left out of the OpenAPI schema (and so out of /docs).
+router = APIRouter(tags=["console"], lifespan=_lifespan, route_class=ConsoleRoute, include_in_schema=False)
 router.include_router(console_auth.router)
 router.include_router(console_actions.router)
 router.include_router(console_admin.router)

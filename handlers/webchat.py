@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from bot.config import Settings
 from bot.prompts import prompt_text, prompt_yaml
 from bot.transcript import TranscriptEntry, transcript
-from handlers.api import SourceOut
+from handlers.api import ErrorOut, SourceOut
 from handlers.visitor import CHANNEL, ensure_visitor, visitor_id
 
 HANDLERS_DIR = Path(__file__).resolve().parent
@@ -95,7 +95,8 @@ def _history_message(entry: TranscriptEntry, visitor: str) -> HistoryMessage:
                           client_msg_id=client_id, created_at=entry.created_at)
 
 
-@router.get("/api/chat/history", response_model=History)
+@router.get("/api/chat/history", response_model=History,
+            responses={401: {"model": ErrorOut, "description": "No visitor cookie: open the chat page first."}})
 async def chat_history(request: Request,
                        after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                        limit: Annotated[int, Query(ge=1, le=200)] = 100) -> History:

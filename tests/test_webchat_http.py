@@ -144,7 +144,7 @@ def test_bad_chat_input_from_the_page_is_422(visitor: httpx.Client, payload: dic
     assert visitor.post("/api/chat", json=payload).status_code == 422
 
 
-def test_chat_without_user_id_or_cookie_is_422(server: str) -> None:
-    assert httpx.post(f"{server}/api/chat", json={"text": "你好"}).status_code == 422
+def test_chat_without_user_id_or_cookie_is_401(server: str) -> None:
+    assert httpx.post(f"{server}/api/chat", json={"text": "你好"}).status_code == 401
     forged = httpx.post(f"{server}/api/chat", json={"text": "你好"}, cookies={COOKIE_NAME: "x"})
-    assert forged.status_code == 422
+    assert forged.status_code == 401
