@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import Settings
 from bot.console.sla import check_sla
+from bot.metrics import SLA_BREACHES
 from bot.notify_channels import alert_case
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
@@ -66,8 +67,10 @@ def test_sla_breach_is_alerted_once(channels) -> None:  # type: ignore[no-untype
         session.get(Case, late).created_at = an_hour_ago
         session.get(Case, answered).created_at = an_hour_ago
         session.get(Case, answered).first_response_at = an_hour_ago + dt.timedelta(minutes=5)
+    counted = SLA_BREACHES.labels("red")._value.get() + SLA_BREACHES.labels("yellow")._value.get()
     assert check_sla(settings, delays=FAST) == [late]
     assert check_sla(settings, delays=FAST) == []  # once per breach
+    assert SLA_BREACHES.labels("red")._value.get() + SLA_BREACHES.labels("yellow")._value.get() == counted + 1
     assert hook.event.wait(5)
     assert [p["case_id"] for p in hook.received] == [late] and hook.received[0]["kind"] == "sla_breach"
     assert robot.event.wait(5) and "超过响应时限" in robot.received[0]["markdown"]["content"]

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot.config import Settings
 from bot.console.views import sla_deadline
+from bot.metrics import SLA_BREACHES
 from bot.notify import RETRY_DELAYS
 from bot.notify_channels import alert_case
 from bot.storage.db import session_scope
@@ -37,6 +38,7 @@ def check_sla(settings: Settings, now: dt.datetime | None = None,
                 waited = int((now - sla_deadline(case, settings)).total_seconds() // 60)
                 session.add(CaseEvent(case_id=case.id, kind="sla_breach", payload={"minutes_late": waited}))
         if won:
+            SLA_BREACHES.labels(case.severity).inc()
             alert_case(settings, {"kind": "sla_breach", "case_id": case.id, "severity": case.severity,
                                   "categories": list(case.categories or []), "channel": case.channel,
                                   "team": case.team, "escalated": False}, delays)
