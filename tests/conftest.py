@@ -7,6 +7,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -37,6 +38,23 @@ def tmp_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var")
 
 
+@contextmanager
+def fresh_pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A SQLAlchemy URL for a new, empty schema in the test PostgreSQL, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        from bot.storage.db import engine_for
+
+        engine_for(url).dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings whose database is a fresh SQLite file, or a fresh schema in the test PostgreSQL."""
@@ -46,18 +64,8 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sett
     reason = pg_available()
     if reason:
         pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
-    try:
+    with fresh_pg_schema() as url:
         yield Settings(data_dir=tmp_path / "var", database_url=url)
-    finally:
-        from bot.storage.db import engine_for
-
-        engine_for(url).dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,17 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.storage.db import engine_for, session_scope
+from bot.storage.db import session_scope
 from bot.storage.models import Case, Message
-from tests.conftest import PG_ADMIN_URL, pg_available
+from tests.conftest import fresh_pg_schema, pg_available
 from tests.fakes.app_server import serve_app
 
 CLUSTERS = Path("/etc/postgresql")
@@ -56,21 +54,16 @@ def _wait(condition, seconds: float = 60) -> None:  # type: ignore[no-untyped-de
 def pg_server(built_settings: Settings, knowledge_index, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     if _cluster() is None or pg_available():
         pytest.skip("needs root and a running local PostgreSQL cluster managed by pg_ctlcluster")
-    schema = f"o_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
-    settings = Settings(**{**built_settings.model_dump(), "data_dir": tmp_path / "var", "database_url": url})
-    shutil.copytree(built_settings.resolved_data_dir, settings.resolved_data_dir)
-    try:
-        for base in serve_app(settings, knowledge_index):
-            yield base, settings
-    finally:
-        if pg_available():  # whatever happened above, leave PostgreSQL running for the rest of the suite
-            _postgres("start", check=False)
-        engine_for(url).dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_pg_schema("o") as url:
+        settings = Settings(**{**built_settings.model_dump(), "data_dir": tmp_path / "var", "database_url": url})
+        shutil.copytree(built_settings.resolved_data_dir, settings.resolved_data_dir)
+        try:
+            for base in serve_app(settings, knowledge_index):
+                yield base, settings
+        finally:
+            if pg_available():  # whatever happened above, leave PostgreSQL running for the rest of the suite
+                _postgres("start", check=False)
+                _wait(lambda: pg_available() is None)
 
 
 def _chat(base: str, user: str, text: str) -> dict:

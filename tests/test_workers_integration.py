@@ -8,21 +8,19 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.storage.db import engine_for, session_scope
+from bot.storage.db import session_scope
 from bot.storage.models import Case, ChannelUser, Message, WechatOutbox
-from tests.conftest import PG_ADMIN_URL, free_port, pg_available
+from tests.conftest import free_port, fresh_pg_schema, pg_available
 from tests.fakes.wechat_api import AES_KEY, APP_ID, TOKEN, FakeWeChatAPI, message_xml, signed_request
 from tests.test_chroma_server import chroma_server  # noqa: F401 (fixture)
 
@@ -35,14 +33,8 @@ def pg_url() -> Iterator[str]:
     reason = pg_available()
     if reason:
         pytest.skip(reason)
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
-    yield url
-    engine_for(url).dispose()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_pg_schema("w") as url:
+        yield url
 
 
 def _wait_ready(base: str, process: subprocess.Popen, seconds: float = 180) -> None:
