@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -13,12 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from bot.config import Settings, get_settings
-from bot.errors import TongbanError
+from bot.errors import StorageError, TongbanError
 from bot.logsafe import install_access_log_filter
 from bot.pipeline import Conversation
 from bot.privacy import PurgeJob
 from bot import spool
-from bot.spool import SpoolReplayer
+from bot.spool import SpooledMessage, SpoolReplayer
 from bot.storage.db import get_engine
 from bot.storage.migrate import upgrade
 
@@ -51,13 +52,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(settings)
+        migrated = threading.Event()
+        try:
+            upgrade(settings)
+            migrated.set()
+        except StorageError:  # database down at start: serve anyway (crisis replies, spool); /readyz says 503
+            log.error("database unreachable at start-up: migrations not checked; messages will be spooled")
+
+        def store_spooled(entry: SpooledMessage) -> None:
+            if not migrated.is_set():  # the database came back after a start without it
+                upgrade(settings)
+                migrated.set()
+            app.state.conversation.store_spooled(entry)
+
         try:
             await run_in_threadpool(app.state.conversation.warm_up)
         except TongbanError as exc:  # e.g. no index yet: /readyz says so; triage still works
             log.warning("could not warm up the answer pipeline: %s", exc)
         purge_job = PurgeJob(settings) if settings.purge_interval_hours > 0 else None
-        replayer = SpoolReplayer(settings, app.state.conversation.store_spooled)
+        replayer = SpoolReplayer(settings, store_spooled)
         for job in (purge_job, replayer):
             if job is not None:
                 job.start()
