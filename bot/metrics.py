@@ -9,6 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client switches to file-backed values when the variable merely exists; an empty value would put
+# its counter_<pid>.db files in the working directory. Only a real folder turns multiprocess mode on.
+if not os.environ.get(MULTIPROC_ENV):
+    os.environ.pop(MULTIPROC_ENV, None)
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -18,8 +24,6 @@ from sqlalchemy import func, select
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 MESSAGES = Counter("tongban_messages_total", "Inbound messages handled, by channel and triage level.",
                    ["channel", "level"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ import psycopg
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
+
+_UNTRACKED_BEFORE = pytest.StashKey[set[str] | None]()
+_LEFT_BEHIND = pytest.StashKey[list[str]]()
 
 PG_ADMIN_URL = os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -100,3 +104,40 @@ def small_knowledge(tmp_path: Path) -> Path:
     for name in sorted(p.name for p in (src / "outreach").glob("*.md") if p.name != "FORMAT.md")[:3]:
         shutil.copy(src / "outreach" / name, root / "outreach" / name)
     return root
+
+
+# --- a clean tree: the suite must not leave files behind in the repository --------------------------------------
+
+def _untracked_files() -> set[str] | None:
+    """Untracked, not ignored files in the checkout, or None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return {line[3:] for line in result.stdout.splitlines() if line.startswith("?? ")}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_UNTRACKED_BEFORE] = _untracked_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_UNTRACKED_BEFORE, None)
+    after = _untracked_files()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        session.config.stash[_LEFT_BEHIND] = left
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    left = terminalreporter.config.stash.get(_LEFT_BEHIND, [])
+    if left:
+        terminalreporter.section("files left in the repository by the test run", red=True)
+        for path in left:
+            terminalreporter.write_line(f"FAILED: left behind: {path}")

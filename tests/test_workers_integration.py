@@ -61,7 +61,8 @@ def cluster(tmp_path: Path, small_knowledge: Path, chroma_server, pg_url: str): 
                "TONGBAN_WECHAT_TOKEN": TOKEN, "TONGBAN_WECHAT_AES_KEY": AES_KEY, "TONGBAN_WECHAT_APP_ID": APP_ID,
                "TONGBAN_WECHAT_APP_SECRET": "secret", "TONGBAN_WECHAT_DELIVERY": "async",
                "TONGBAN_WECHAT_API_BASE": wechat.base_url, "TONGBAN_WECHAT_OUTBOX_POLL_SECONDS": "0.2",
-               "TONGBAN_WECHAT_RATE_LIMIT_PER_MINUTE": "1000", "PROMETHEUS_MULTIPROC_DIR": ""}
+               "TONGBAN_WECHAT_RATE_LIMIT_PER_MINUTE": "1000"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         log_file = (tmp_path / "serve.log").open("wb")
         process = subprocess.Popen([str(TONGBAN), "serve", "--port", str(port), "--workers", str(WORKERS)],
                                    env=env, stdout=log_file, stderr=subprocess.STDOUT)
