@@ -23,6 +23,8 @@ _SENTENCE_SPLIT_RE = re.compile(r"[。！？；!?;\n]+")
 _MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.．、)])\s*")
 # Document titles may contain stock phrases (《关于进一步加强…的意见》); only our own wording is checked.
 _TITLE_RE = re.compile(r"《[^》]*》")
+# A source names when it was issued: a year 1900-2099 standing on its own (not part of a longer number).
+_YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,18 @@ def _front_line(article: Article, key: str) -> int:
     return 1
 
 
+def check_sources(article: Article) -> list[Problem]:
+    """Every article names its sources, and each source says its year, so a reader can tell how current it is."""
+    line = _front_line(article, "sources")
+    if not article.sources:
+        return [Problem(article.path, line, "sources must not be empty")]
+    return [
+        Problem(article.path, line, f"source {source!r} has no year (add the 4-digit year it was issued)")
+        for source in article.sources
+        if not _YEAR_RE.search(source)
+    ]
+
+
 def check_article(article: Article) -> list[Problem]:
     problems: list[Problem] = []
 
@@ -69,8 +83,7 @@ def check_article(article: Article) -> list[Problem]:
         add(_front_line(article, "audience"), f"audience must be some of {', '.join(AUDIENCES)}")
     if len(article.questions) < QUESTIONS_MIN:
         add(_front_line(article, "questions"), f"needs at least {QUESTIONS_MIN} questions, has {len(article.questions)}")
-    if not article.sources:
-        add(_front_line(article, "sources"), "sources must not be empty")
+    problems.extend(check_sources(article))
     if not re.match(r"^\d{4}-\d{2}-\d{2}$", article.reviewed):
         add(_front_line(article, "reviewed"), "reviewed must be a date like 2026-11-22")
     for name in REQUIRED_SECTIONS:

@@ -1,5 +1,6 @@
 """`tongban lint-knowledge`: the shipped corpus passes, and each rule catches what it should."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,8 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.config import PROJECT_ROOT
-from knowledge.lint import lint_folder
+from knowledge.lint import check_sources, lint_folder
+from knowledge.outreach import parse_article
 from tests.test_outreach_loader import GOOD
 
 
@@ -34,7 +36,7 @@ def test_cli_exit_status(tmp_path: Path) -> None:
         (lambda t: t.replace("2. 第二步。", "\n".join(f"{i}. 第{i}步。" for i in range(2, 8))), "怎么做 has 7 steps"),
         (lambda t: t.replace("2. 第二步。", "2. " + "长" * 31), "step 2 has 31 characters"),
         (lambda t: t.replace("  - 问题四\n", ""), "at least 4 questions"),
-        (lambda t: t.replace("sources:\n  - 《某指南》", "sources: []"), "no 'sources'"),
+        (lambda t: t.replace("sources:\n  - 《某指南》（某机构，2024）", "sources: []"), "no 'sources'"),
         (lambda t: t.replace("## 要警惕", "## 别的"), "missing section '## 要警惕'"),
         (lambda t: t.replace("1. 第一步。", "1. 要统筹推进。"), "stock phrase '统筹推进'"),
         (lambda t: t.replace("## 出处", "| a | b |\n\n## 出处"), "no tables"),
@@ -60,3 +62,37 @@ def test_duplicate_ids_and_questions_across_articles(tmp_path: Path) -> None:
     messages = [p.message for p in lint_folder(tmp_path)[1]]
     assert any("duplicate id" in m for m in messages)
     assert any("also in" in m and "问题一" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["《某指南》", "《某指南》（国务院令第766号）", "国家卫生健康委 12356 全国统一心理援助热线", "《某规范》第20200条"],
+)
+def test_source_without_year_fails(tmp_path: Path, source: str) -> None:
+    (tmp_path / "test-article.md").write_text(GOOD.replace("《某指南》（某机构，2024）", source), "utf-8")
+    messages = [p.message for p in lint_folder(tmp_path)[1]]
+    assert messages == [f"source {source!r} has no year (add the 4-digit year it was issued)"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["《住宅设计规范》（GB 50096—2011）", "教育部等《加强中小学生欺凌综合治理方案》（教督〔2017〕10号）", "AHA 2025"],
+)
+def test_source_with_year_passes(tmp_path: Path, source: str) -> None:
+    (tmp_path / "test-article.md").write_text(GOOD.replace("《某指南》（某机构，2024）", source), "utf-8")
+    assert lint_folder(tmp_path)[1] == []
+
+
+def test_one_bad_source_among_good_ones_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("  - 《某指南》（某机构，2024）\n", "  - 《某指南》（某机构，2024）\n  - 美国儿科学会建议\n")
+    (tmp_path / "test-article.md").write_text(text, "utf-8")
+    problems = lint_folder(tmp_path)[1]
+    assert [p.message for p in problems] == ["source '美国儿科学会建议' has no year (add the 4-digit year it was issued)"]
+    assert problems[0].line == text.splitlines().index("sources:") + 1
+
+
+def test_empty_sources_fail_the_source_check(tmp_path: Path) -> None:
+    path = tmp_path / "test-article.md"
+    path.write_text(GOOD, "utf-8")
+    article = dataclasses.replace(parse_article(path), sources=())
+    assert [p.message for p in check_sources(article)] == ["sources must not be empty"]
