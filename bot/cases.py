@@ -94,6 +94,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         session.flush()
         session.add(CaseEvent(case_id=case.id, kind="created", payload={
             "severity": triage.level, "categories": list(triage.categories),
+            "situation": triage.situation, "speaker": triage.speaker,
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
@@ -109,6 +110,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
+        "situation": triage.situation, "speaker": triage.speaker,
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)

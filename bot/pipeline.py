@@ -272,6 +272,7 @@ class Conversation:
             msg_key=inbound.msg_key or f"spool:{uuid.uuid4().hex}", reply_text=outcome.reply_text,
             level=result.level, categories=list(result.categories), evidence=list(result.evidence),
             reasons=list(result.reasons), received_at=utcnow().isoformat(),
+            situation=result.situation, speaker=result.speaker,
         )
         try:
             spool.write(self.settings, entry)
@@ -288,7 +289,8 @@ class Conversation:
     def store_spooled(self, entry: SpooledMessage) -> None:
         """Stores a message answered while the database was away, with its case (raises if still away)."""
         inbound = Inbound(entry.user_id, entry.text, entry.channel, entry.kind, entry.msg_key)
-        at_receipt = Triage(entry.level, tuple(entry.categories), tuple(entry.evidence), tuple(entry.reasons))  # type: ignore[arg-type]
+        at_receipt = Triage(entry.level, tuple(entry.categories), tuple(entry.evidence), tuple(entry.reasons),  # type: ignore[arg-type]
+                            situation=entry.situation, speaker=entry.speaker)
         try:
             with session_scope(self.settings) as session:
                 stored = self._store_inbound(session, inbound, entry.text, at_receipt, entry.received)

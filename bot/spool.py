@@ -38,6 +38,8 @@ class SpooledMessage:
     evidence: list[str]
     reasons: list[str]
     received_at: str
+    situation: str = "none"  # triage details kept with the case (older spool files have none)
+    speaker: str = "unknown"
 
     @property
     def received(self) -> dt.datetime:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from bot.errors import IngestError
 from knowledge.outreach import AUDIENCES, REQUIRED_SECTIONS, TOPICS, Article, parse_article
 
@@ -144,3 +146,31 @@ def lint_folder(folder: Path) -> tuple[int, list[Problem]]:
                                         f"question {question!r} also in {questions[key].name}"))
             questions.setdefault(key, article.path)
     return len(articles), problems
+
+
+def lint_crisis_sources(crisis_dir: Path) -> tuple[int, list[Problem]]:
+    """(templates checked, problems): every crisis reply template in `crisis_dir` needs a non-empty list of
+    sources in its sidecar sources.yaml, and every entry there must name an existing template."""
+    sidecar = crisis_dir / "sources.yaml"
+    templates = sorted(p.stem for p in crisis_dir.glob("*.txt"))
+    try:
+        data = yaml.safe_load(sidecar.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return len(templates), [Problem(sidecar, 1, f"cannot read crisis sources: {exc}")]
+    entries = data.get("templates") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        return len(templates), [Problem(sidecar, 1, "needs a `templates` map: template name -> list of sources")]
+    lines = sidecar.read_text("utf-8").splitlines()
+
+    def line_of(name: str) -> int:
+        return next((n for n, line in enumerate(lines, 1) if line.strip().startswith(f"{name}:")), 1)
+
+    problems = []
+    for name in templates:
+        sources = entries.get(name)
+        if not sources or not isinstance(sources, list) or not all(isinstance(s, str) and s.strip() for s in sources):
+            message = f"no sources for crisis template {name!r} in {sidecar.name}"
+            problems.append(Problem(crisis_dir / f"{name}.txt", 1, message))
+    for name in sorted(set(entries) - set(templates)):
+        problems.append(Problem(sidecar, line_of(name), f"sources for {name!r}, but there is no {name}.txt"))
+    return len(templates), problems

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.config import PROJECT_ROOT
-from knowledge.lint import check_sources, lint_folder
+from knowledge.lint import check_sources, lint_crisis_sources, lint_folder
 from knowledge.outreach import parse_article
 from tests.test_outreach_loader import GOOD
 
@@ -96,3 +96,30 @@ def test_empty_sources_fail_the_source_check(tmp_path: Path) -> None:
     path.write_text(GOOD, "utf-8")
     article = dataclasses.replace(parse_article(path), sources=())
     assert [p.message for p in check_sources(article)] == ["sources must not be empty"]
+
+
+def _crisis_dir(tmp_path: Path, sources: str) -> Path:
+    crisis = tmp_path / "crisis"
+    crisis.mkdir()
+    (crisis / "red_emergency_fire.txt").write_text("马上打119。\n", "utf-8")
+    (crisis / "sources.yaml").write_text(sources, "utf-8")
+    return crisis
+
+
+def test_shipped_crisis_templates_all_name_their_sources() -> None:
+    count, problems = lint_crisis_sources(PROJECT_ROOT / "prompts" / "crisis")
+    assert count >= 30
+    assert [str(p) for p in problems] == []
+
+
+def test_crisis_template_without_sources_fails(tmp_path: Path) -> None:
+    crisis = _crisis_dir(tmp_path, "templates:\n  red_emergency_fire: []\n  red_gone: [某指南 2025]\n")
+    messages = [p.message for p in lint_crisis_sources(crisis)[1]]
+    assert any("no sources for crisis template 'red_emergency_fire'" in m for m in messages), messages
+    assert any("no red_gone.txt" in m for m in messages), messages
+    (tmp_path / "test-article.md").write_text(GOOD, "utf-8")
+    bad = CliRunner().invoke(main, ["lint-knowledge", "--dir", str(tmp_path), "--crisis-dir", str(crisis)])
+    assert bad.exit_code == 1 and "1 crisis templates checked, 2 problem(s)" in bad.output
+    (crisis / "sources.yaml").write_text("templates:\n  red_emergency_fire: [国家消防救援局 火场逃生常识]\n", "utf-8")
+    ok = CliRunner().invoke(main, ["lint-knowledge", "--dir", str(tmp_path), "--crisis-dir", str(crisis)])
+    assert ok.exit_code == 0, ok.output

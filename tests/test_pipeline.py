@@ -132,6 +132,27 @@ def test_red_message_creates_a_case_before_replying(convo: Conversation) -> None
         assert session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)) == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "first", "action", "situation", "speaker"),
+    [
+        ("家里着火了，孙子还在屋里", "119", "湿毛巾", "fire", "guardian_about_child"),
+        ("孙子掉河里了，捞上来没气了", "120", "按压胸口", "drowning", "guardian_about_child"),
+        ("开水烫了一大片，都起泡了", "120", "20分钟", "burn", "unknown"),
+        ("孙女不见了，到处都找不到", "110", "24小时", "missing", "guardian_about_child"),
+        ("我是小明，今年10岁，我想死", "120", "信得过的大人", "none", "child"),
+    ],
+)
+def test_emergency_reply_starts_with_the_number_for_what_happened(
+        convo: Conversation, text: str, first: str, action: str, situation: str, speaker: str) -> None:
+    outcome = ask(convo, text, user=f"em-{situation}-{speaker}")
+    assert outcome.level == "red" and outcome.case_id
+    assert first in outcome.reply_text.splitlines()[0]
+    assert action in outcome.reply_text
+    with session_scope(convo.settings) as session:
+        event = session.scalar(select(CaseEvent).where(CaseEvent.case_id == outcome.case_id))
+        assert (event.payload["situation"], event.payload["speaker"]) == (situation, speaker)
+
+
 def test_case_stays_open_after_its_only_a_joke(convo: Conversation) -> None:
     first = ask(convo, "孙子这几天天天哭，说想妈妈，饭也不吃", user="y1")
     assert first.level == "yellow" and first.case_id

@@ -131,6 +131,34 @@ def test_red_message_shows_call_links_and_opens_a_case(phone, settings: Settings
     phone.screenshot(path=str(ARTIFACTS / "webchat-phone-red.png"))
 
 
+def test_crisis_reply_shows_its_lines_and_its_first_line_stays_in_sight(phone) -> None:  # type: ignore[no-untyped-def]
+    phone.locator("#text-size").click()  # large text: the reply is taller than the room under the banner
+    send(phone, "家里着火了，孙子还在屋里，<b>快</b>")
+    alert = phone.get_by_role("alert")
+    alert.wait_for(state="visible")
+    reply = bot_rows(phone).last
+    reply.wait_for()
+    text = reply.locator(".text")
+    assert text.evaluate("node => getComputedStyle(node).whiteSpace") in ("pre-wrap", "pre-line")
+    lines = [line for line in text.inner_text().splitlines() if line.strip()]
+    assert lines[0].startswith("马上打119") and len(lines) >= 7
+    assert text.evaluate("node => node.getBoundingClientRect().height / parseFloat(getComputedStyle(node).lineHeight)") >= 7
+    assert reply.get_by_role("link", name="119").get_attribute("href") == "tel:119"
+    assert phone.locator(".row.mine b").count() == 0  # the visitor's words stay text
+    log_top = phone.locator("#messages").bounding_box()["y"]
+    assert reply.bounding_box()["y"] >= log_top - 1  # the first line (119) is not hidden under the banner
+    phone.screenshot(path=str(ARTIFACTS / "webchat-phone-fire.png"))
+    opened = alert.bounding_box()["height"]
+    fold = phone.get_by_role("button", name="收起")
+    fold.click()
+    assert phone.locator("#alert-calls").is_hidden()
+    assert alert.bounding_box()["height"] < opened / 2
+    assert phone.get_by_role("button", name="展开").get_attribute("aria-expanded") == "false"
+    phone.get_by_role("button", name="展开").click()
+    assert phone.locator("#alert-calls").is_visible()
+    phone.locator("#text-size").click()
+
+
 def test_large_text_is_remembered_across_reloads(phone) -> None:  # type: ignore[no-untyped-def]
     def font_size() -> float:
         return float(phone.evaluate("parseFloat(getComputedStyle(document.querySelector('.bubble .text')).fontSize)"))

@@ -28,7 +28,7 @@ def triage_command(text: str | None, jsonl_path: Path | None, no_semantic: bool)
         for row, history in with_history(read_jsonl(jsonl_path)):
             result = triage(row["text"], history, semantic=semantic)
             out = {"id": row.get("id"), "level": result.level, "categories": list(result.categories),
-                   "evidence": list(result.evidence)}
+                   "evidence": list(result.evidence), "situation": result.situation, "speaker": result.speaker}
             click.echo(json.dumps(out, ensure_ascii=False))
         return
     if not text:
@@ -37,6 +37,8 @@ def triage_command(text: str | None, jsonl_path: Path | None, no_semantic: bool)
     click.echo(f"level: {result.level}")
     click.echo(f"categories: {', '.join(result.categories) or '-'}")
     click.echo(f"evidence: {' | '.join(result.evidence) or '-'}")
+    click.echo(f"situation: {result.situation}")
+    click.echo(f"speaker: {result.speaker}")
     for reason in result.reasons:
         click.echo(f"  - {reason}")
 

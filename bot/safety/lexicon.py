@@ -241,6 +241,8 @@ def _attributed(sig: Signal, text: str, lex: Lexicon) -> Signal | None:
         speaker = _speaker(text, sig.start, att)
         if speaker == "other" and sig.kind in att.third_party_kinds:
             return None
+        # First person is read as the guardian here; when the writer is a child (bot.safety.speaker),
+        # bot.safety.triage gives the words back to the child (suicide / emotional).
         if speaker == "guardian" and sig.category != "guardian_crisis":
             return replace(sig, category="guardian_crisis")
         # Exhaustion is the guardian's unless someone else is speaking of themselves.

@@ -67,6 +67,8 @@ class Triage:
     categories: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    situation: str = "none"  # what happened (bot.safety.situation.SITUATIONS) or "none"
+    speaker: str = "unknown"  # who is writing (bot.safety.speaker.SPEAKERS)
 
     @property
     def category(self) -> str:

@@ -1,8 +1,18 @@
-"""Fixed crisis and support replies: one template file per level and category under prompts/crisis/.
+"""Fixed crisis and support replies: template files under prompts/crisis/, chosen by level, category,
+situation and speaker.
 
-Red replies are brief and tell the guardian what to do now (stay with the child, remove dangerous things,
-110/120, 12356 and 12355, a counsellor will call); yellow replies give one or two steps and offer a
-follow-up. National numbers are in every template; local lines from settings are added after them.
+A red reply puts the number to call on its first line, then at most four one-line actions for what happened
+(red_emergency_<situation>), the national lines, that a counsellor will contact them, and one question. A
+child who writes gets the child's words (<name>_child: 你, 找一个你信得过的大人, 12355 first); a guardian in
+their own crisis gets red_guardian_crisis. Yellow replies give one or two steps and end with a question.
+Local lines from settings are added after the national numbers. Sources: prompts/crisis/sources.yaml.
+
+Fallback order (the first file that exists):
+  red emergency:  red_emergency_<situation>_<speaker>, red_emergency_<situation>,
+                  red_emergency_other_<speaker>, red_emergency_other   (situation "none" counts as "other")
+  guardian_self:  a red suicide / self_harm / guardian_crisis goes to red_guardian_crisis
+  otherwise:      <level>_<category>_<speaker>, <level>_default_<speaker>, <level>_<category>, <level>_default
+where <speaker> is "child" for a child (other speakers have no variant of their own).
 """
 
 from __future__ import annotations
@@ -14,8 +24,11 @@ from bot.config import get_settings
 from bot.errors import ConfigError
 from bot.safety.model import Triage
 
+# A guardian speaking of their own death wish or self-harm gets the guardian's crisis text.
+_GUARDIAN_OWN = frozenset({"suicide", "self_harm", "guardian_crisis"})
 
-@lru_cache(maxsize=32)
+
+@lru_cache(maxsize=64)
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -23,15 +36,33 @@ def _read(path: Path) -> str:
         raise ConfigError(f"crisis reply template missing: {path}") from exc
 
 
-def template_name(triage: Triage) -> str | None:
-    """Template file stem for the most severe category, or None for green."""
+def template_candidates(triage: Triage) -> list[str]:
+    """Template stems in fallback order for a red or yellow triage ([] for green)."""
     if triage.level == "green":
-        return None
+        return []
+    level, category = triage.level, triage.category
+    variant = ["child"] if triage.speaker == "child" else []
+    if level == "red" and triage.speaker == "guardian_self" and category in _GUARDIAN_OWN:
+        category = "guardian_crisis"
+    if level == "red" and category == "emergency":
+        # What to do for this situation comes first, even for a child (a fire needs 119 and getting out).
+        situation = triage.situation if triage.situation not in ("none", "missing") else "other"
+        return [name for stem in (f"red_emergency_{situation}", "red_emergency_other")
+                for name in [*(f"{stem}_{v}" for v in variant), stem]]
+    stems = [f"{level}_{category}", f"{level}_default"]
+    return [f"{stem}_{v}" for stem in stems for v in variant] + stems
+
+
+def template_name(triage: Triage) -> str | None:
+    """The template file stem for this triage, or None for green."""
     crisis_dir = get_settings().prompts_dir / "crisis"
-    name = f"{triage.level}_{triage.category}"
-    if (crisis_dir / f"{name}.txt").exists():
-        return name
-    return f"{triage.level}_default" if triage.level == "yellow" else "red_suicide"
+    candidates = template_candidates(triage)
+    for name in candidates:
+        if (crisis_dir / f"{name}.txt").exists():
+            return name
+    if candidates:
+        raise ConfigError(f"no crisis reply template among {candidates} in {crisis_dir}")
+    return None
 
 
 def crisis_reply(triage: Triage, local_hotlines: str = "") -> str:

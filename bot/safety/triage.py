@@ -17,6 +17,8 @@ from bot.safety.model import Signal, Triage
 from bot.safety.normalise import normalise
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
+from bot.safety.situation import conversation_situation
+from bot.safety.speaker import conversation_speaker
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
 
@@ -74,16 +76,35 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True) -> 
     for hit in current.guards:
         decision.reasons.append(f"guard {hit.guard}: {hit.text}")
     # The embedding is for what the lexicon missed entirely; it never second-guesses a lexicon signal.
+    earlier_texts = [analyse_turn(t).text for t in earlier]
     if semantic and decision.level == "green":
         quiet = bool(current.guards) or current.passing
-        semantic_raise(decision, current.text, [analyse_turn(t).text for t in earlier], guarded=quiet)
-    return _result(decision)
+        semantic_raise(decision, current.text, earlier_texts, guarded=quiet)
+    speaker = conversation_speaker(current.text, earlier_texts)
+    if speaker == "child":
+        _child_owns_the_words(decision)
+    situation = "none"
+    if decision.level != "green":
+        situation = conversation_situation([current.text, *reversed(earlier_texts)], decision.categories())
+    return _result(decision, situation, speaker)
 
 
-def _result(decision: Decision) -> Triage:
+def _child_owns_the_words(decision: Decision) -> None:
+    """A child writing: first-person words the lexicon reads as the guardian's own crisis ("我想死", "我撑
+    不下去了") are the child's. Red is the child's suicide risk, yellow the child's low mood."""
+    level = decision.levels.pop("guardian_crisis", None)
+    if level is None:
+        return
+    category = "suicide" if level == "red" else "emotional"
+    decision.raise_to(category, level, f"speaker child: {category}, not guardian_crisis")
+
+
+def _result(decision: Decision, situation: str, speaker: str) -> Triage:
     return Triage(
         level=decision.level,  # type: ignore[arg-type]
         categories=decision.categories(),
         evidence=tuple(decision.evidence),
         reasons=tuple(decision.reasons),
+        situation=situation,
+        speaker=speaker,
     )

@@ -36,7 +36,7 @@ def test_triage_jsonl_uses_sessions_as_history(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = {row["id"]: row for row in map(json.loads, result.output.splitlines())}
     assert [out[i]["level"] for i in ("a1", "a2", "b1", "c1")] == ["yellow", "red", "green", "green"]
-    assert set(out["a2"]) == {"id", "level", "categories", "evidence"}
+    assert set(out["a2"]) == {"id", "level", "categories", "evidence", "situation", "speaker"}
 
 
 def test_triage_jsonl_bad_line_is_one_clear_error(tmp_path: Path) -> None:

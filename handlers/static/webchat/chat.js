@@ -13,6 +13,7 @@
   var statusEl = document.getElementById("status");
   var alertEl = document.getElementById("alert");
   var alertTitle = document.getElementById("alert-title");
+  var alertFold = document.getElementById("alert-fold");
   var sizeToggle = document.getElementById("text-size");
 
   var SEND_TIMEOUT_MS = 30000;
@@ -20,7 +21,7 @@
   var PENDING_KEY = "tongban.pending";
   var DRAFT_KEY = "tongban.draft";
   var LARGE_KEY = "tongban.largeText";
-  var PHONE_RE = /(12356|12355|110|120|119|0\d{2,3}-\d{7,8})/g;
+  var PHONE_RE = /(12356|12355|110|120|119|122|0\d{2,3}-\d{7,8})/g;
   var LEVEL_RANK = { green: 0, yellow: 1, red: 2 };
 
   var lastId = null;         // highest message id shown; null until the first history load
@@ -32,6 +33,7 @@
   var pollAgain = false;
   var pollTimer = null;
   var highestLevel = "green";
+  var crisisRow = null;      // the newest red or yellow reply: its first line (the number to call) stays in sight
 
   // --- small helpers ------------------------------------------------------------------------------------
   function store(key, value) {
@@ -137,8 +139,24 @@
     if (LEVEL_RANK[level] <= LEVEL_RANK[highestLevel]) { return; }
     highestLevel = level;
     alertEl.hidden = false;
-    alertEl.className = "alert " + level;
+    alertEl.className = "alert " + level;  // a rise in risk opens a folded banner again
+    alertFold.setAttribute("aria-expanded", "true");
+    alertFold.textContent = "收起";
     alertTitle.textContent = level === "red" ? "有危险请马上打电话" : "需要帮忙，可以打这些电话";
+  }
+
+  alertFold.addEventListener("click", function () {
+    var folded = alertEl.classList.toggle("folded");
+    alertFold.setAttribute("aria-expanded", folded ? "false" : "true");
+    alertFold.textContent = folded ? "展开" : "收起";
+  });
+
+  // A long crisis reply scrolled to its end would hide its first line under the banner: show its start.
+  function revealCrisisStart() {
+    if (!crisisRow) { return; }
+    var top = crisisRow.getBoundingClientRect().top - messagesEl.getBoundingClientRect().top;
+    if (top < 0) { messagesEl.scrollTop += top - 8; }
+    crisisRow = null;
   }
 
   function showMessage(m) {
@@ -157,7 +175,10 @@
     row.dataset.id = String(m.id);
     addSources(row, m.sources);
     insertRow(row);
-    if (m.level === "red" || m.level === "yellow") { showAlert(m.level); }
+    if (m.level === "red" || m.level === "yellow") {
+      showAlert(m.level);
+      if (m.author !== "visitor") { crisisRow = row; }
+    }
   }
 
   function setRowState(row, state) {
@@ -259,7 +280,8 @@
       if (first) { lastId = 0; }
       data.messages.forEach(showMessage);
       if (first) { resumePending(); }
-      if (data.messages.length && (stick || first)) { scrollToBottom(); }
+      if (data.messages.length && (stick || first)) { scrollToBottom(); revealCrisisStart(); }
+      crisisRow = null;
       if (statusEl.dataset.offline) { delete statusEl.dataset.offline; setStatus(""); }
     }).catch(function () {
       if (!sending) { statusEl.dataset.offline = "1"; setStatus("网络断了，正在重新连接…", true); }

@@ -1,0 +1,143 @@
+"""What happened (bot.safety.situation) and who is writing (bot.safety.speaker), alone and through triage."""
+
+import time
+
+import pytest
+
+from bot.safety.normalise import normalise
+from bot.safety.situation import conversation_situation, detect_situation
+from bot.safety.speaker import conversation_speaker, detect_speaker
+from bot.safety.triage import triage
+
+
+@pytest.mark.parametrize(
+    ("text", "situation"),
+    [
+        ("孙子在塘边玩，掉进水里了", "drowning"),
+        ("娃儿刚从河里捞上来，不出气了", "drowning"),
+        ("伢子溺水了", "drowning"),
+        ("孙女吃果冻噎住了，脸都紫了", "choking"),
+        ("鱼刺卡在喉咙里咳不出来", "choking"),
+        ("热水瓶倒了，孙子腿上烫起好多泡", "burn"),
+        ("孩子被热油溅到脸上", "burn"),
+        ("厨房失火了", "fire"),
+        ("柴房烧起来了，烟好大", "fire"),
+        ("孩子去摸插座，被电打了", "electric_shock"),
+        ("孙女手粘在电线上", "electric_shock"),
+        ("从二楼阳台掉下来了", "fall"),
+        ("孙子爬树跌下来，头磕破了", "fall"),
+        ("宝宝发高烧，翻白眼，手脚一直抖", "seizure"),
+        ("孩子抽搐了", "seizure"),
+        ("孙子把敌敌畏当饮料喝了", "poisoning"),
+        ("烤炭火，一家人被熏晕了", "poisoning"),
+        ("孩子吞了一颗纽扣电池", "poisoning"),
+        ("在田埂上被蛇咬了一口", "snakebite"),
+        ("孩子被大狼狗咬了，脸上好深的口子", "bite"),
+        ("镰刀割到腿，血流不止", "bleeding"),
+        ("孙子骑车被货车撞了", "traffic"),
+        ("出车祸了", "traffic"),
+        ("孩子今天不想吃饭", "none"),
+        ("额头发烫，烧到39度", "none"),
+        ("去镇上烫发了", "none"),
+    ],
+)
+def test_situation_from_varied_wording(text: str, situation: str) -> None:
+    assert detect_situation(normalise(text)) == situation
+
+
+def test_what_must_be_done_first_wins() -> None:
+    assert detect_situation("家里着火了，孙子手也烫伤了") == "fire"
+    assert detect_situation("孩子触电后从梯子上摔下来") == "electric_shock"
+    assert detect_situation("喝了农药，口吐白沫") == "poisoning"
+
+
+def test_conversation_situation() -> None:
+    # The newest turn that names a situation; an emergency with none named is "other".
+    assert conversation_situation(["现在叫不醒了", "孙子掉河里了"], ["emergency"]) == "drowning"
+    assert conversation_situation(["叫不醒了"], ["emergency"]) == "other"
+    assert conversation_situation(["孩子到现在还没回家"], ["missing"]) == "missing"
+    assert conversation_situation(["孙子说不想活了"], ["suicide"]) == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("我是小明，今年10岁，我想死", "child"),
+        ("我今年十二岁，我爸在外面打工", "child"),
+        ("我是三年级的学生，同学天天打我", "child"),
+        ("我上初二了，我妈不要我了", "child"),
+        ("老师，我不想活了", "child"),
+        ("我孙子掉河里了", "guardian_about_child"),
+        ("外孙女这几天老是哭", "guardian_about_child"),
+        ("娃儿发烧抽搐了", "guardian_about_child"),
+        ("我是他奶奶，孩子被狗咬了", "guardian_about_child"),
+        ("我儿子在外打工，孙子喝了农药", "guardian_about_child"),
+        ("我是孩子妈妈，在外地打工，孩子不见了", "parent"),
+        ("我女儿在老家爷爷奶奶带，说被人欺负", "parent"),
+        ("邻居家的孩子掉进粪坑了", "bystander"),
+        ("我们村有个小孩被车撞了", "bystander"),
+        ("我这把年纪，实在撑不下去了", "guardian_self"),
+        ("我不想活了", "guardian_self"),
+        ("着火了", "unknown"),
+    ],
+)
+def test_speaker_from_cues(text: str, speaker: str) -> None:
+    assert detect_speaker(normalise(text)) == speaker
+
+
+def test_an_earlier_introduction_decides_a_later_message() -> None:
+    assert conversation_speaker("我想死", ["我叫小红，我今年9岁"]) == "child"
+    assert conversation_speaker("我也不想活了", ["孙子老是哭"]) == "guardian_self"
+    assert conversation_speaker("现在怎么办", ["我孙子掉河里了"]) == "guardian_about_child"
+
+
+def test_category_follows_the_speaker() -> None:
+    child = triage("我今年11岁，我想死", semantic=False)
+    assert child.category == "suicide" and child.speaker == "child"
+    assert "guardian_crisis" not in child.categories
+    later = triage("我好想死", ["你好，我是五年级的学生"], semantic=False)
+    assert later.category == "suicide" and later.speaker == "child"
+    grandma = triage("我不想活了", semantic=False)
+    assert grandma.category == "guardian_crisis" and grandma.speaker == "guardian_self"
+
+
+def test_triage_carries_situation_and_speaker() -> None:
+    result = triage("孙子掉进塘里了，捞上来没气了", semantic=False)
+    assert (result.level, result.category, result.situation, result.speaker) == (
+        "red", "emergency", "drowning", "guardian_about_child")
+    assert triage("孩子今天不想吃饭", semantic=False).situation == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "situation"),
+    [
+        ("孙子被开水烫了一大片，都起泡了", "burn"),
+        ("八个月的宝宝被稀饭烫到手", "burn"),
+        ("孙女被开水烫到脸了", "burn"),
+        ("孩子抓着电线不放", "electric_shock"),
+        ("孙子手粘在插座上松不开", "electric_shock"),
+        ("孙女被电线电住了", "electric_shock"),
+        ("家里着火了", "fire"),
+        ("孙子发烧抽筋了", "seizure"),
+    ],
+)
+def test_missed_emergencies_are_red_with_their_situation(text: str, situation: str) -> None:
+    result = triage(text, semantic=False)
+    assert result.level == "red" and result.category == "emergency", result
+    assert result.situation == situation
+
+
+@pytest.mark.parametrize("text", ["手指烫红了一点", "插座怎么防触电", "今天去烫发了", "饭太烫了孙子不吃",
+                                  "孙子手上烫了个小泡", "小腿抽筋了", "孩子手里抓着充电线玩",
+                                  "孩子发烧烧得整个人都烫", "怎么防止孩子被开水烫伤"])
+def test_hard_negatives_stay_green(text: str) -> None:
+    assert triage(text, semantic=False).level == "green"
+
+
+def test_situation_and_speaker_are_fast() -> None:
+    text = normalise("我是他奶奶，孙子在河边玩，掉进水里了，捞上来没气了，现在怎么办" * 3)
+    start = time.perf_counter()
+    for _ in range(200):
+        detect_situation(text)
+        detect_speaker(text)
+    assert (time.perf_counter() - start) / 200 < 0.001
