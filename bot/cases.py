@@ -85,7 +85,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             severity=triage.level,
             categories=list(triage.categories),
             evidence=evidence,
-            reasons=list(triage.reasons),
+            reasons=list(triage.explanation or triage.reasons),
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
             team=team_for(triage.categories, teams_file) if teams_file else None,
@@ -95,6 +95,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         session.add(CaseEvent(case_id=case.id, kind="created", payload={
             "severity": triage.level, "categories": list(triage.categories),
             "situation": triage.situation, "speaker": triage.speaker,
+            "rules": list(triage.reasons), "model": triage.scores,
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
@@ -103,7 +104,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.severity = "red" if escalated else case.severity
     case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
     case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
-    case.reasons = list(dict.fromkeys([*case.reasons, *triage.reasons]))
+    case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
     if case.team is None and teams_file:
         case.team = team_for(case.categories, teams_file)
@@ -111,6 +112,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
         "situation": triage.situation, "speaker": triage.speaker,
+        "rules": list(triage.reasons), "model": triage.scores,
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)

@@ -35,7 +35,7 @@ from bot.answer.commands import ask_command, chat_command, eval_answers_command 
 from bot.console.commands import cases_group, user_group  # noqa: E402
 from bot.retrieval.commands import eval_retrieval_command, ingest_command, search_command  # noqa: E402
 from bot.privacy_commands import delete_user_command, export_user_command, purge_command  # noqa: E402
-from bot.safety.cli import eval_triage_command, triage_command  # noqa: E402
+from bot.safety.cli import eval_triage_command, train_group, triage_command  # noqa: E402
 from bot.service_commands import db_group, serve_command  # noqa: E402
 from bot.wechat.commands import wechat_group  # noqa: E402
 from knowledge.commands import lint_knowledge_command  # noqa: E402
@@ -44,7 +44,7 @@ for command, name in (
     (serve_command, "serve"), (db_group, "db"), (ingest_command, "ingest"), (search_command, "search"),
     (ask_command, "ask"), (chat_command, "chat"), (triage_command, "triage"),
     (lint_knowledge_command, "lint-knowledge"), (wechat_group, "wechat"), (user_group, "user"),
-    (cases_group, "cases"),
+    (cases_group, "cases"), (train_group, "train"),
     (purge_command, "purge"), (export_user_command, "export-user"), (delete_user_command, "delete-user"),
 ):
     main.add_command(command, name=name)

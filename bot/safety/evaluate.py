@@ -14,13 +14,14 @@ LEVELS = ("red", "yellow", "green")
 
 
 def with_history(rows: Iterable[dict]) -> Iterator[tuple[dict, list[str]]]:
-    """Each row with the earlier texts of its session (consecutive rows sharing a "session")."""
+    """Each row with the earlier texts of its conversation: its own "history" list, or the consecutive rows
+    sharing a "session"."""
     session, turns = None, []
     for row in rows:
         if row.get("session") is None or row.get("session") != session:
             turns = []
         session = row.get("session")
-        yield row, list(turns)
+        yield row, list(row.get("history") or turns)
         turns.append(row["text"])
 
 
@@ -59,30 +60,59 @@ class Rates:
 
 
 @dataclass
+class Accuracy:
+    """Who is writing (all rows that name a speaker) and what happened (emergencies and missing children)."""
+
+    speaker_total: int = 0
+    speaker_hit: int = 0
+    situation_total: int = 0
+    situation_hit: int = 0
+
+    def add(self, row: dict, result: Triage) -> None:
+        if row.get("speaker"):
+            self.speaker_total += 1
+            self.speaker_hit += result.speaker == row["speaker"]
+        if row.get("category") in ("emergency", "missing") and row.get("situation") and result.level == "red":
+            self.situation_total += 1
+            # The corpus has one "bite" label; replies tell snake bites apart.
+            self.situation_hit += result.situation.replace("snakebite", "bite") == row["situation"]
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"speaker_accuracy": round(self.speaker_hit / self.speaker_total, 4) if self.speaker_total else None,
+                "situation_accuracy": round(self.situation_hit / self.situation_total, 4)
+                if self.situation_total else None}
+
+
+@dataclass
 class Report:
+    by: str = "category"
     confusion: dict[str, dict[str, int]] = field(default_factory=lambda: {g: dict.fromkeys(LEVELS, 0) for g in LEVELS})
     overall: Rates = field(default_factory=Rates)
+    accuracy: Accuracy = field(default_factory=Accuracy)
     per_category: dict[str, Rates] = field(default_factory=lambda: defaultdict(Rates))
     misses: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "confusion": self.confusion,
-            "overall": self.overall.as_dict(),
+            "overall": {**self.overall.as_dict(), **self.accuracy.as_dict()},
+            "by": self.by,
             "per_category": {c: r.as_dict() for c, r in sorted(self.per_category.items())},
             "misses": self.misses,
         }
 
 
-def evaluate(rows: Iterable[dict], semantic: bool = True) -> Report:
-    """Run triage over labelled rows (with session history) and collect the figures."""
-    report = Report()
+def evaluate(rows: Iterable[dict], semantic: bool = True, learned: bool = True, by: str = "category") -> Report:
+    """Run triage over labelled rows (with their conversation history) and collect the figures, broken
+    down by `by` (category, style, speaker or situation)."""
+    report = Report(by=by)
     for row, history in with_history(rows):
-        result: Triage = triage(row["text"], history, semantic=semantic)
+        result: Triage = triage(row["text"], history, semantic=semantic, learned=learned)
         gold, predicted = row["level"], result.level
         report.confusion[gold][predicted] += 1
         report.overall.add(gold, predicted)
-        report.per_category[row.get("category") or "none"].add(gold, predicted)
+        report.accuracy.add(row, result)
+        report.per_category[str(row.get(by) or "none")].add(gold, predicted)
         if gold != predicted:
             report.misses.append(
                 {"id": row.get("id"), "gold": gold, "predicted": predicted, "categories": list(result.categories),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Level = Literal["red", "yellow", "green"]
 
@@ -69,6 +69,8 @@ class Triage:
     reasons: tuple[str, ...] = ()
     situation: str = "none"  # what happened (bot.safety.situation.SITUATIONS) or "none"
     speaker: str = "unknown"  # who is writing (bot.safety.speaker.SPEAKERS)
+    explanation: tuple[str, ...] = ()  # plain Chinese for counsellors: the words that triggered, where, how sure
+    scores: dict[str, Any] | None = field(default=None, compare=False)  # the risk model's probabilities
 
     @property
     def category(self) -> str:

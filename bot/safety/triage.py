@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from bot.safety.combine import choose_situation, choose_speaker, combine
+from bot.safety.explain import explain
 from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
 from bot.safety.normalise import normalise
+from bot.safety.risk_model import load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 from bot.safety.situation import conversation_situation
@@ -63,9 +66,10 @@ def _guard_proof(unguarded: list[Signal], guarded: list[Signal], lex: Lexicon) -
     return back
 
 
-def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True) -> Triage:
-    """Risk level, categories, evidence and reasons for `text` after `history` (earlier user turns,
-    oldest first). `semantic=False` skips the embedding layer (lexicon and guards only)."""
+def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, learned: bool = True) -> Triage:
+    """Risk level, categories, situation, speaker and evidence for `text` after `history` (earlier user turns,
+    oldest first). `learned=False` runs the rules alone; `semantic=False` also skips the embedding layer, which
+    stands in for the learned model only when its artifact is missing."""
     lex = load_lexicon()
     earlier = list(history)[-HISTORY_TURNS:]
     current = analyse_turn(text)
@@ -75,18 +79,35 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True) -> 
     decision = score(signals, lex)
     for hit in current.guards:
         decision.reasons.append(f"guard {hit.guard}: {hit.text}")
-    # The embedding is for what the lexicon missed entirely; it never second-guesses a lexicon signal.
+    matches = list(decision.evidence)
     earlier_texts = [analyse_turn(t).text for t in earlier]
-    if semantic and decision.level == "green":
+    model = load_risk_model() if learned else None
+    scores = model.score(text, earlier) if model is not None else None
+    raised = lowered = False
+    if scores is not None:
+        raised, lowered = combine(decision, scores, guarded=bool(current.guards))
+    elif semantic and decision.level == "green":
+        # Without the model, the embedding is for what the lexicon missed entirely.
         quiet = bool(current.guards) or current.passing
         semantic_raise(decision, current.text, earlier_texts, guarded=quiet)
-    speaker = conversation_speaker(current.text, earlier_texts)
+    speaker = choose_speaker(conversation_speaker(current.text, earlier_texts), scores)
     if speaker == "child":
         _child_owns_the_words(decision)
     situation = "none"
     if decision.level != "green":
-        situation = conversation_situation([current.text, *reversed(earlier_texts)], decision.categories())
-    return _result(decision, situation, speaker)
+        rules = conversation_situation([current.text, *reversed(earlier_texts)], decision.categories())
+        situation = choose_situation(rules, scores, current.text)
+    explanation, quotes = explain(text, earlier, matches, scores, bool(current.guards), raised, lowered)
+    return Triage(
+        level=decision.level,  # type: ignore[arg-type]
+        categories=decision.categories(),
+        evidence=quotes if decision.level != "green" else (),
+        reasons=tuple(decision.reasons),
+        situation=situation,
+        speaker=speaker,
+        explanation=explanation if decision.level != "green" else (),
+        scores=scores.as_dict() if scores is not None else None,
+    )
 
 
 def _child_owns_the_words(decision: Decision) -> None:
@@ -97,14 +118,3 @@ def _child_owns_the_words(decision: Decision) -> None:
         return
     category = "suicide" if level == "red" else "emotional"
     decision.raise_to(category, level, f"speaker child: {category}, not guardian_crisis")
-
-
-def _result(decision: Decision, situation: str, speaker: str) -> Triage:
-    return Triage(
-        level=decision.level,  # type: ignore[arg-type]
-        categories=decision.categories(),
-        evidence=tuple(decision.evidence),
-        reasons=tuple(decision.reasons),
-        situation=situation,
-        speaker=speaker,
-    )

@@ -1,0 +1,165 @@
+"""The learned risk model: character n-gram features and linear heads for level, category, situation, speaker.
+
+Trained by `tongban train triage` from bot/safety/corpus/ (see bot/safety/training.py) into a small versioned
+artifact that ships with the package and loads offline. At run time it scores the message as a whole, each
+sentence-sized window of it (a crisis sentence buried in a long message is not diluted) and the recent turns
+together (risk that builds over a conversation), and reports the highest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.safety.normalise import normalise
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_VERSION = 1
+ARTIFACT_PATH = Path(__file__).resolve().parent / "artifacts" / "risk_model.joblib"
+HEADS = ("level", "category", "situation", "speaker")
+CONVERSATION_TURNS = 3  # earlier turns scored together with the current one
+WINDOW = 60  # characters per window of a long message
+# Categories a level can carry (the model's category head is read within these).
+LEVEL_CATEGORIES: dict[str, frozenset[str]] = {
+    "red": frozenset({"suicide", "self_harm", "abuse", "sexual_abuse", "missing", "emergency", "guardian_crisis"}),
+    "yellow": frozenset({"emotional", "bullying", "neglect", "abuse", "guardian_crisis", "sexual_abuse"}),
+    "green": frozenset({"none"}),
+}
+_CLAUSES = re.compile(r"(?<=[。！？!?；;\n])")
+
+
+@dataclass(frozen=True)
+class RiskScores:
+    """What the model says about one message in its conversation."""
+
+    level: str
+    p_red: float
+    p_risk: float  # red + yellow
+    category: str
+    situation: str
+    speaker: str
+    speaker_confidence: float
+    situation_confidence: float
+    trigger: str  # the part of the text that scored highest
+    trigger_turn: int  # 0 = the current message, 1 = the one before it, ... (-1 = the turns together)
+    probabilities: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def category_for(self, level: str) -> str:
+        """The most likely category this level can carry (for a level other than the model's own)."""
+        ranked = sorted(self.probabilities.get("category", {}).items(), key=lambda kv: -kv[1])
+        return next((c for c, _ in ranked if c in LEVEL_CATEGORIES[level]), "emotional" if level == "yellow" else "none")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "p_red": round(self.p_red, 4), "p_risk": round(self.p_risk, 4),
+                "category": self.category, "situation": self.situation, "speaker": self.speaker,
+                "trigger_turn": self.trigger_turn, "probabilities": self.probabilities}
+
+
+def windows(text: str) -> list[str]:
+    """The text itself, plus its clauses packed into windows of about WINDOW characters (overlapping by one
+    clause) when it is longer than that."""
+    if len(text) <= WINDOW:
+        return [text]
+    clauses = [c for c in _CLAUSES.split(text) if c.strip()]
+    parts: list[str] = []
+    current: list[str] = []
+    for clause in clauses:
+        while len(clause) > WINDOW:  # a long run-on voice message without punctuation
+            parts.append(clause[:WINDOW])
+            clause = clause[WINDOW // 2:]
+        if current and sum(map(len, current)) + len(clause) > WINDOW:
+            parts.append("".join(current))
+            current = current[-1:]
+        current.append(clause)
+    if current:
+        parts.append("".join(current))
+    return [text, *dict.fromkeys(parts)]
+
+
+class RiskModel:
+    """Loaded artifact: a fitted vectorizer, one classifier per head and the chosen thresholds."""
+
+    def __init__(self, artifact: dict[str, Any]) -> None:
+        if artifact.get("version") != ARTIFACT_VERSION:
+            raise ValueError(f"risk model artifact version {artifact.get('version')} != {ARTIFACT_VERSION}")
+        self.vectorizer = artifact["vectorizer"]
+        self.heads: dict[str, Any] = artifact["heads"]
+        self.thresholds: dict[str, float] = artifact["thresholds"]
+        self.meta: dict[str, Any] = artifact.get("meta", {})
+
+    def level_for(self, p_red: float, p_risk: float) -> str:
+        if p_red >= self.thresholds["red"]:
+            return "red"
+        return "yellow" if p_risk >= self.thresholds["risk"] else "green"
+
+    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        features = self.vectorizer.transform([normalise(t) for t in texts])
+        return {head: clf.predict_proba(features) for head, clf in self.heads.items()}
+
+    def score(self, text: str, history: Sequence[str] = ()) -> RiskScores:
+        """Scores `text` after `history` (earlier user turns, oldest first)."""
+        earlier = list(history)[-CONVERSATION_TURNS:]
+        parts = windows(text)
+        sources = [0] * len(parts)
+        if earlier:
+            parts.append("\n".join([*earlier, text]))
+            sources.append(-1)
+        probs = self.probabilities(parts)
+        level_classes = list(self.heads["level"].classes_)
+        p_level = probs["level"]
+        p_red = p_level[:, level_classes.index("red")]
+        p_risk = p_red + p_level[:, level_classes.index("yellow")]
+        best = int(np.argmax(p_red + 0.5 * p_risk))
+        row = {head: p[best] for head, p in probs.items()}
+        whole = {head: p[0] for head, p in probs.items()}  # speaker: the message as a whole says it best
+        level = self.level_for(float(p_red.max()), float(p_risk.max()))
+        category = self._top("category", row, allowed=LEVEL_CATEGORIES[level])
+        situation = self._top("situation", row, allowed=frozenset(self.heads["situation"].classes_) - {"none"}
+                              if category in ("emergency", "missing") else None)
+        speaker = self._top("speaker", whole)
+        return RiskScores(
+            level=level, p_red=float(p_red.max()), p_risk=float(p_risk.max()), category=category,
+            situation=situation, speaker=speaker,
+            speaker_confidence=self._confidence("speaker", whole, speaker),
+            situation_confidence=self._confidence("situation", row, situation),
+            trigger=parts[best], trigger_turn=sources[best],
+            probabilities={head: self._rounded(head, row) for head in HEADS},
+        )
+
+    def _top(self, head: str, row: dict[str, np.ndarray], allowed: frozenset[str] | None = None) -> str:
+        classes = list(self.heads[head].classes_)
+        for index in np.argsort(-row[head], kind="stable"):
+            if allowed is None or classes[index] in allowed:
+                return str(classes[index])
+        return "none"
+
+    def _confidence(self, head: str, row: dict[str, np.ndarray], label: str) -> float:
+        classes = list(self.heads[head].classes_)
+        return float(row[head][classes.index(label)]) if label in classes else 0.0
+
+    def _rounded(self, head: str, row: dict[str, np.ndarray]) -> dict[str, float]:
+        classes = self.heads[head].classes_
+        return {str(c): round(float(p), 3) for c, p in zip(classes, row[head]) if p >= 0.01}
+
+
+@lru_cache(maxsize=2)
+def load_risk_model(path: Path = ARTIFACT_PATH) -> RiskModel | None:
+    """The shipped model, or None (lexicon only) when the artifact is missing or unreadable."""
+    import joblib
+
+    if not path.exists():
+        log.warning("risk model artifact missing (%s): triage runs on the lexicon alone", path)
+        return None
+    try:
+        return RiskModel(joblib.load(path))
+    except Exception as exc:  # a broken artifact must never stop triage: the lexicon still runs
+        log.error("risk model artifact unreadable (%s): triage runs on the lexicon alone", exc)
+        return None

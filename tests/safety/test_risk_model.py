@@ -1,0 +1,142 @@
+"""The learned risk model: training from the repository's corpus, the shipped artifact, and how it combines
+with the rules (floor, raise, veto) and explains itself in plain Chinese."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.safety.combine import YELLOW_VETO, choose_situation, choose_speaker, combine
+from bot.safety.explain import raw_quote
+from bot.safety.risk_model import ARTIFACT_PATH, RiskModel, RiskScores, load_risk_model, windows
+from bot.safety.scoring import Decision
+from bot.safety.training import CORPUS_DIR, CorpusError, drop_near_duplicates, read_corpus
+from bot.safety.triage import triage
+
+
+def _scores(level: str, p_red: float, p_risk: float, **kw: object) -> RiskScores:
+    base = dict(category="suicide" if level == "red" else "emotional" if level == "yellow" else "none",
+                situation="none", speaker="guardian_about_child", speaker_confidence=0.9, situation_confidence=0.9,
+                trigger="", trigger_turn=0)
+    return RiskScores(level=level, p_red=p_red, p_risk=p_risk, **{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_corpus_is_large_labelled_and_free_of_near_duplicates() -> None:
+    examples = read_corpus()
+    assert len(examples) >= 6000
+    assert len(drop_near_duplicates(examples)) == len(examples)
+    assert {e.speaker for e in examples} >= {"child", "guardian_about_child", "guardian_self", "parent", "bystander"}
+    assert len({e.style for e in examples}) >= 20
+
+
+def test_corpus_errors_name_the_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"text": "x", "level": "red", "category": "none"}\n', "utf-8")
+    with pytest.raises(CorpusError, match="bad.jsonl:1"):
+        read_corpus(tmp_path)
+
+
+def test_shipped_artifact_loads_and_scores() -> None:
+    model = load_risk_model()
+    assert isinstance(model, RiskModel)
+    assert ARTIFACT_PATH.stat().st_size < 10_000_000
+    assert 0 < model.thresholds["red"] <= 0.5 and 0 < model.thresholds["risk"] <= 0.5
+    scores = model.score("我孙子刚才喝了一口敌敌畏，嘴里都是味道")
+    assert scores.level == "red" and scores.category == "emergency" and scores.situation == "poisoning"
+
+
+def test_windows_cover_a_long_message_and_keep_the_whole() -> None:
+    text = "今天天气还行，地里的玉米快熟了。" * 30 + "娃儿说他不想活了。" + "明天去镇上赶集。" * 10
+    parts = windows(text)
+    assert parts[0] == text
+    assert any("不想活了" in p and len(p) <= 80 for p in parts[1:])
+
+
+def test_a_buried_sentence_is_found_by_the_model() -> None:
+    text = "今天天气还行，地里的玉米快熟了，猪也喂过了。" * 25 + "孙女半夜发消息说今晚就要结束自己。" + "明天去镇上赶集。" * 10
+    result = triage(text)
+    assert result.level == "red"
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    small = tmp_path / "corpus"
+    small.mkdir()
+    lines = [line for f in sorted(CORPUS_DIR.glob("*.jsonl")) for line in f.read_text("utf-8").splitlines()[:150]]
+    (small / "part.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    outputs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.joblib"
+        result = CliRunner().invoke(main, ["train", "triage", "--corpus", str(small), "--out", str(out), "--folds", "2"])
+        assert result.exit_code == 0, result.output
+        assert "cross-validation" in result.output and "style:" in result.output
+        outputs.append(RiskModel(__import__("joblib").load(out)))
+    probe = ["孩子掉水塘里了", "娃儿近视了咋办", "我不想活了"]
+    first, second = (m.probabilities(probe) for m in outputs)
+    for head in first:
+        assert (first[head] == second[head]).all()
+
+
+def test_model_raises_what_the_rules_missed() -> None:
+    decision = Decision()
+    raised, lowered = combine(decision, _scores("red", 0.9, 0.95))
+    assert raised and not lowered and decision.level == "red" and decision.categories() == ("suicide",)
+
+
+def test_rules_red_is_a_floor_the_model_cannot_lower() -> None:
+    decision = Decision()
+    decision.raise_to("suicide", "red", "rule", ["不想活了"])
+    assert combine(decision, _scores("green", 0.01, 0.02)) == (False, False)
+    assert decision.level == "red"
+
+
+def test_a_rules_only_yellow_is_dropped_when_the_model_is_sure_it_is_ordinary() -> None:
+    decision = Decision()
+    decision.raise_to("emotional", "yellow", "rule", ["孤独"])
+    assert combine(decision, _scores("green", 0.01, YELLOW_VETO / 2)) == (False, True)
+    assert decision.level == "green"
+    kept = Decision()
+    kept.raise_to("emotional", "yellow", "rule", ["孤独"])
+    combine(kept, _scores("green", 0.05, YELLOW_VETO + 0.1))
+    assert kept.level == "yellow"
+
+
+def test_speaker_and_situation_choice() -> None:
+    assert choose_speaker("guardian_self", _scores("red", 0.9, 0.9, speaker="child", speaker_confidence=0.8)) == "child"
+    assert choose_speaker("child", _scores("red", 0.9, 0.9, speaker="parent", speaker_confidence=0.3)) == "child"
+    assert choose_speaker("child", None) == "child"
+    bite = _scores("red", 0.9, 0.9, category="emergency", situation="bite")
+    assert choose_situation("other", bite, "孙子被蛇咬了腿肿了") == "snakebite"
+    assert choose_situation("missing", bite, "孩子不见了") == "missing"
+    unsure = _scores("red", 0.9, 0.9, category="emergency", situation="fall", situation_confidence=0.3)
+    assert choose_situation("drowning", unsure, "掉河里") == "drowning"
+
+
+def test_evidence_quotes_the_words_as_written() -> None:
+    assert raw_quote("昨天他说，想从楼上跳下去。", "跳下去") == "想从楼上跳下去。"
+    assert raw_quote("今天吃了饭", "跳下去") is None
+
+
+def test_explanation_is_plain_chinese_without_codes() -> None:
+    result = triage("孙子跟我说想从楼上跳下去，我吓坏了")
+    assert result.level == "red"
+    assert result.explanation
+    for line in result.explanation:
+        assert not re.search(r"[A-Za-z_]{3,}", line), line  # no internal codes (guard, intent, turn ...)
+    assert any("跳下去" in quote for quote in result.evidence)
+    assert all(quote in "孙子跟我说想从楼上跳下去，我吓坏了" for quote in result.evidence)
+
+
+def test_model_probabilities_travel_with_the_triage() -> None:
+    result = triage("孙子把绳子挂在房梁上，被我看见了")
+    assert result.level == "red"
+    assert result.scores is not None and set(result.scores["probabilities"]) == {"level", "category", "situation",
+                                                                                "speaker"}
+    json.dumps(result.scores)  # stored with the case as JSON
+
+
+def test_rules_only_mode_skips_the_model() -> None:
+    assert triage("孙子把绳子挂在房梁上，被我看见了", learned=False).scores is None
