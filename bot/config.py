@@ -52,7 +52,11 @@ class Settings(BaseSettings):
 
     memory_turns: int = 6
     memory_ttl_minutes: int = 30
+    # Retrieval reads at most this many characters of a message (triage always reads all of it).
     max_input_chars: int = 500
+    # Longest message stored whole; a longer one keeps its beginning and end with a note of what was left out
+    # (triage has read all of it first).
+    max_stored_chars: int = 8000
     reply_max_chars: int = 300
 
     local_hotlines: str = Field(default="", description="Extra local lines, e.g. '景德镇中小学心理服务热线 0798-8661120'.")

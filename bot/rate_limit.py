@@ -40,6 +40,6 @@ def held_back(settings: Settings, convo: Conversation, inbound: Inbound, per_min
     except SQLAlchemyError:  # a busy database must not stop the answer; the pipeline reports real failures
         log.warning("rate limit not checked: database error", exc_info=True)
         return False
-    # The text the pipeline would triage (normalised, cut to max_input_chars): triage time grows with the
-    # square of a long unpunctuated sentence, so a 60 KB body must never reach it uncut.
+    # The whole text the pipeline would triage: nothing is cut (triage reads long texts in windows, so its time
+    # grows linearly with the length, and the bodies are capped by the channels).
     return triage(convo.normalise(inbound)[0]).level == "green"

@@ -28,7 +28,8 @@ ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")
 class ChatRequest(BaseModel):
     user_id: UserId | None = Field(
         default=None, description="The asker's stable id within this channel; the web chat page omits it.")
-    text: str = Field(max_length=10_000, description="What the person typed (long text is cut with a note).")
+    text: str = Field(max_length=10_000, description="What the person typed: triaged whole; stored whole up to "
+                      "TONGBAN_MAX_STORED_CHARS (beyond it, the beginning and the end).")
     client_msg_id: ClientMsgId | None = Field(
         default=None, description="The sender's own id for this message: sent again, it is answered only once.")
 

@@ -19,6 +19,11 @@ from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, 
 from bot.safety.semantic import semantic_raise
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
+# Matching time grows faster than the length of one long unpunctuated text, so a long message is read in
+# overlapping windows (a phrase or short sentence that straddles one boundary lies whole in the next window):
+# time then grows linearly with the length, and the whole message is always read.
+WINDOW_CHARS = 400
+WINDOW_STEP = 300
 
 
 @dataclass(frozen=True)
@@ -27,17 +32,46 @@ class TurnAnalysis:
     signals: tuple[Signal, ...]
     guards: tuple[GuardHit, ...]
     passing: bool  # "…一会儿就好了", "虚惊一场": nothing for the semantic layer to raise
+    windows: tuple[str, ...] = ()  # the normalised windows of a long message, for the semantic layer
 
 
 def _key(s: Signal) -> tuple[str, int, int]:
     return (s.group, s.start, s.end)
 
 
+def windows(text: str) -> list[tuple[int, str]]:
+    """(offset, part) windows of WINDOW_CHARS overlapping by WINDOW_CHARS - WINDOW_STEP, covering all of `text`."""
+    if len(text) <= WINDOW_CHARS:
+        return [(0, text)]
+    starts = list(range(0, len(text) - WINDOW_CHARS, WINDOW_STEP)) + [len(text) - WINDOW_CHARS]
+    return [(start, text[start:start + WINDOW_CHARS]) for start in starts]
+
+
 @lru_cache(maxsize=2048)
 def analyse_turn(raw: str) -> TurnAnalysis:
     """Signals of one message on its own (cached: history turns come back with every new message)."""
-    lex = load_lexicon()
     text = normalise(raw)
+    parts = windows(text)
+    if len(parts) == 1:
+        return _analyse(text)
+    signals: list[Signal] = []
+    guards: list[GuardHit] = []
+    analysed = []
+    for offset, part in parts:
+        one = _analyse(part)
+        analysed.append(one)
+        guards.extend(g for g in one.guards if g not in guards)
+        for sig in one.signals:
+            moved = replace(sig, start=sig.start + offset, end=sig.end + offset)
+            if not any(s.group == moved.group and s.start < moved.end and moved.start < s.end for s in signals):
+                signals.append(moved)  # a phrase in the overlap of two windows counts once
+    return TurnAnalysis(text, tuple(signals), tuple(guards), all(a.passing for a in analysed),
+                        tuple(a.text for a in analysed if not a.passing and not a.guards))
+
+
+def _analyse(text: str) -> TurnAnalysis:
+    """Signals of one normalised text of at most a window's length."""
+    lex = load_lexicon()
     absolute_text, absolute_hits = apply_guards(text, lex, "absolute")
     context_text, context_hits = apply_guards(absolute_text, lex, "context")
     unguarded = match_signals(absolute_text, lex)
@@ -75,8 +109,12 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True) -> 
         decision.reasons.append(f"guard {hit.guard}: {hit.text}")
     # The embedding is for what the lexicon missed entirely; it never second-guesses a lexicon signal.
     if semantic and decision.level == "green":
-        quiet = bool(current.guards) or current.passing
-        semantic_raise(decision, current.text, [analyse_turn(t).text for t in earlier], guarded=quiet)
+        past = [analyse_turn(t).text for t in earlier]
+        if not current.windows:
+            semantic_raise(decision, current.text, past, guarded=bool(current.guards) or current.passing)
+        for part in current.windows:  # a long message: each window without a guard or an all-clear
+            if decision.level == "green":
+                semantic_raise(decision, part, past, guarded=False)
     return _result(decision)
 
 
