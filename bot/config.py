@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # With an LLM configured, also ask it to re-check risk in the background (it can only raise a level).
     llm_second_opinion: bool = True
 
+    # The `api` channel (POST /api/chat with a user_id) needs `Authorization: Bearer <api_key>`; empty = the api
+    # channel is off (the web chat page, known by its signed cookie, keeps working).
+    api_key: str = ""
+    # Signs the web chat's visitor cookie; empty = a random secret generated once and kept in data_dir.
+    web_secret: str = ""
     # Messages per web-chat visitor (or API user) per minute before green ones get the "please slow down" text.
     web_rate_limit_per_minute: int = 20
 

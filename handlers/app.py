@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.config import Settings, get_settings
 from bot.errors import StorageError, TongbanError
-from bot.logsafe import install_access_log_filter
+from bot.logsafe import install_access_log_filter, install_redaction
 from bot.pipeline import Conversation
 from bot.privacy import PurgeJob
 from bot import spool
@@ -49,6 +49,7 @@ def readiness(conversation: Conversation, settings: Settings) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_access_log_filter()
+    install_redaction()  # also when run under a server whose logging we did not configure
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
