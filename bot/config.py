@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     notify_wecom_url: str = Field(default="", description="企业微信群机器人 webhook (markdown alerts).")
     notify_wechat_template_id: str = Field(default="", description="公众号 template for alerts to bound counsellors.")
 
+    # New cases per client address / per channel within the window before further ones are grouped into one
+    # flagged flood case for a supervisor (0 = no limit). Replies are never delayed or held back by this.
+    case_flood_window_minutes: int = 10
+    case_flood_per_origin: int = 5
+    case_flood_per_channel: int = 200
+
     # Counsellor console (handlers/console*.py, bot/console/)
     teams_file: Path = Field(default=PROJECT_ROOT / "bot" / "routing_teams.yaml")
     sla_red_minutes: int = 15

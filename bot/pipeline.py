@@ -25,6 +25,7 @@ from bot.answer.extractive import ExtractiveComposer
 from bot.answer.format import format_reply
 from bot.answer.llm import LLMComposer
 from bot.answer.model import Composed
+from bot.case_flood import FloodLimit
 from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
 from bot.intents import detect_intent
@@ -80,6 +81,7 @@ class Inbound:
     kind: str = "text"
     msg_key: str | None = None
     recognition: str | None = None
+    origin: str | None = None  # pseudonym of the client address (bot.case_flood.origin_ref); None for WeChat
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,9 @@ class Conversation:
                           created_at=received or utcnow())
         session.add(message)
         session.flush()
-        change = record_case(session, user, message, result, self.settings.teams_file) if result.level in ("red", "yellow") else None
+        change = (record_case(session, user, message, result, self.settings.teams_file, inbound.origin,
+                              FloodLimit.from_settings(self.settings))
+                  if result.level in ("red", "yellow") else None)
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change)
 
@@ -252,7 +256,7 @@ class Conversation:
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
         if stored.triage.level == "green" and _asks_for_person(text):
-            self._request_person(stored)
+            self._request_person(stored, inbound.origin)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
@@ -267,14 +271,15 @@ class Conversation:
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
 
-    def _request_person(self, stored: _Stored) -> None:
+    def _request_person(self, stored: _Stored, origin: str | None) -> None:
         """「找人帮忙」: the reply promises that someone will get in touch, so a (yellow) case puts the request in
         a team's queue, or joins the open case."""
         request = Triage("yellow", ("help_request",), (), ("asked for a person",))
         with session_scope(self.settings) as session:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
-            change = record_case(session, user, message, request, self.settings.teams_file)
+            change = record_case(session, user, message, request, self.settings.teams_file, origin,
+                                 FloodLimit.from_settings(self.settings))
         stored.case_id, stored.change = change.case_id, change
 
     def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:

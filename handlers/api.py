@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
+from bot.case_flood import origin_ref
 from bot.pipeline import Conversation, Inbound
 from bot.prompts import prompt_text
 from bot.rate_limit import held_back
@@ -65,7 +66,8 @@ def _inbound(body: ChatRequest, request: Request) -> Inbound:
             raise HTTPException(401, "user_id is required (the web chat page is known by its visitor cookie)")
         channel, user, sender = WEB_CHANNEL, visitor, visitor
     key = message_key(channel, sender, body.client_msg_id) if body.client_msg_id else None
-    return Inbound(user_id=user, text=body.text, channel=channel, msg_key=key)
+    client = request.client.host if request.client else None  # after uvicorn's trusted-proxy handling
+    return Inbound(user_id=user, text=body.text, channel=channel, msg_key=key, origin=origin_ref(client))
 
 
 @router.post("/chat", response_model=ChatResponse,

