@@ -7,6 +7,7 @@ plaintext, compatible or safe (AES) mode. Every POST answers within `wechat_repl
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from bot.logsafe import user_ref
 from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
 from bot.rate_limit import held_back
-from bot.wechat import followers
+from bot.wechat import followers, nonces
 from bot.wechat.outbox import OutboxWorker, enqueue
 from bot.wechat.replies import reply_parts, text_reply_xml
 
@@ -136,8 +137,12 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> str:
-    """The message XML: decrypted in safe/compatible mode (encrypt_type=aes), else the body itself."""
+    """The message XML: decrypted in safe/compatible mode (encrypt_type=aes), else the body itself. With an
+    AES key configured, only encrypted messages with a valid msg_signature are accepted: the plain
+    `signature` covers only token, timestamp and nonce, so a captured one would sign any forged body."""
     _no_doctype(body)
+    if crypto is not None and params.get("encrypt_type") != "aes":
+        raise _Reject(403, "plaintext message while TONGBAN_WECHAT_AES_KEY is set (safe mode only)")
     if params.get("encrypt_type", "raw") != "aes":
         return body.decode("utf-8", errors="replace")
     if crypto is None:
@@ -153,6 +158,20 @@ def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> s
         raise _Reject(400, f"cannot decrypt ({type(exc).__name__})") from None
     _no_doctype(xml)
     return xml
+
+
+async def _check_nonce(settings: Settings, params: dict[str, str], body: bytes) -> None:
+    """Refuses a signed request whose nonce came with another request within the replay window (shared by all
+    workers; bot/wechat/nonces.py). A database or Redis failure lets the request through: a crisis message is
+    never refused for it."""
+    digest = nonces.request_digest(params, body)
+    try:
+        fresh = await run_in_threadpool(nonces.first_use, settings, params.get("nonce", ""), digest, REPLAY_SECONDS)
+    except Exception:  # SQLAlchemyError, RedisError: the store is down; dedupe still stops double answers
+        log.warning("wechat nonce not checked: store unavailable", exc_info=True)
+        return
+    if not fresh:
+        raise _Reject(403, "nonce already used by another request within the replay window (replay)")
 
 
 def _msg_type(message: BaseMessage) -> str:
@@ -260,13 +279,19 @@ async def _event_reply(request: Request, message: BaseMessage, received: float) 
     return ""  # VIEW, SCAN, location reports, template results …: nothing to say
 
 
+def _message_key(openid: str, msg_id: int) -> str:
+    """The dedupe key of a message: the sender and its MsgId (one sender cannot take another's MsgId)."""
+    sender = openid if len(openid) <= 64 else hashlib.sha256(openid.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"wx:{sender}:{msg_id}"
+
+
 async def _reply_text(request: Request, message: BaseMessage, received: float) -> str:
     kind = _msg_type(message)
     if kind == "event":
         return await _event_reply(request, message, received)
     if kind in UNSUPPORTED_MEDIA:
         return prompt_text("replies/unsupported_media.txt")
-    msg_key = f"wx:{message.id}"
+    msg_key = _message_key(message.source, message.id)
     if kind == "text":
         inbound = Inbound(message.source, message.content or "", "wechat", "text", msg_key)
     elif kind == "voice":
@@ -303,7 +328,9 @@ async def receive(request: Request) -> Response:
     runtime = _runtime(request.app)
     try:
         _verify(settings, params)
-        message = read_message(runtime.crypto, params, await _read_body(request))
+        body = await _read_body(request)
+        message = read_message(runtime.crypto, params, body)
+        await _check_nonce(settings, params, body)
     except _Reject as exc:
         log.warning("wechat request refused (%d): %s", exc.status, exc)
         return PlainTextResponse("forbidden" if exc.status == 403 else "bad request", status_code=exc.status)

@@ -59,7 +59,7 @@ def test_flows_leave_no_personal_data_in_logs(built_settings: Settings, knowledg
             response = httpx.post(f"{url}/api/chat", json={"user_id": API_USER, "text": text}, timeout=30)
             assert response.status_code == 200
         assert response.json()["level"] == "red"
-        params, body = signed_request(message_xml(OPENID, "text", {"Content": WECHAT_TEXT, "MsgId": 77001}))
+        params, body = signed_request(message_xml(OPENID, "text", {"Content": WECHAT_TEXT, "MsgId": 77001}), "aes")
         params["openid"] = OPENID  # WeChat adds the sender's openid to the query string
         assert httpx.post(f"{url}/wechat", params=params, content=body, timeout=30).status_code == 200
         params, body = signed_request(message_xml(OPENID, "text", {"Content": RED_TEXT, "MsgId": 77002}), "aes")

@@ -99,6 +99,16 @@ class WechatToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class WechatNonce(Base):
+    """A nonce of a signed WeChat request, refused with another request within the replay window (bot/wechat/nonces.py)."""
+
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # the request it came with (bot.wechat.nonces.request_digest)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class WechatFollower(Base):
     """A follower of the 公众号: subscribed or not, and whether they asked for a person."""
 
