@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     web_secret: str = ""
     # Messages per web-chat visitor (or API user) per minute before green ones get the "please slow down" text.
     web_rate_limit_per_minute: int = 20
+    # Messages per client address per minute (web chat and api together) before green ones get that text.
+    web_rate_limit_per_ip_per_minute: int = 60
 
     memory_turns: int = 6
     memory_ttl_minutes: int = 30

@@ -186,7 +186,7 @@ class Conversation:
         if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
             result = floor  # a spooled message keeps at least the level its reply was given
         message = Message(user_id=user.id, direction="in", text=self.stored_text(text), msg_key=inbound.msg_key,
-                          level=result.level,
+                          level=result.level, origin=inbound.origin,
                           created_at=received or utcnow())
         session.add(message)
         session.flush()

@@ -46,6 +46,8 @@ class Message(Base):
     grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     sources: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # Pseudonym of the client address of an inbound web/api message (per-address rate limit; migration 0005).
+    origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class Case(Base):

@@ -1,4 +1,5 @@
-"""cases.origin and cases.flood (case flood control); wechat_nonces (replay protection in safe mode)
+"""cases.origin and cases.flood (case flood control); messages.origin (rate limit per client address);
+wechat_nonces (replay protection in safe mode)
 
 Revision ID: 0005_channel_security
 Revises: 0004_message_author
@@ -17,6 +18,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("origin", sa.String(40), nullable=True))
         batch.add_column(sa.Column("flood", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.create_index("ix_cases_origin", ["origin"])
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("origin", sa.String(40), nullable=True))
+        batch.create_index("ix_messages_origin", ["origin"])
     op.create_table(
         "wechat_nonces",
         sa.Column("nonce", sa.String(64), primary_key=True),
@@ -29,6 +33,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_wechat_nonces_seen_at", "wechat_nonces")
     op.drop_table("wechat_nonces")
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_index("ix_messages_origin")
+        batch.drop_column("origin")
     with op.batch_alter_table("cases") as batch:
         batch.drop_index("ix_cases_origin")
         batch.drop_column("flood")
