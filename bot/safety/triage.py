@@ -14,7 +14,7 @@ from functools import lru_cache
 from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
-from bot.safety.normalise import normalise
+from bot.safety.normalise import normalise, squeeze
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 
@@ -70,7 +70,18 @@ def analyse_turn(raw: str) -> TurnAnalysis:
 
 
 def _analyse(text: str) -> TurnAnalysis:
-    """Signals of one normalised text of at most a window's length."""
+    """Signals of one normalised text of at most a window's length, including words broken by punctuation
+    (read again without the separators between characters; only hits that span a removed separator count)."""
+    plain = _analyse_plain(text)
+    squeezed, joins = squeeze(text)
+    if not joins:
+        return plain
+    bridged = tuple(s for s in _analyse_plain(squeezed).signals if any(s.start < j < s.end for j in joins))
+    return replace(plain, signals=plain.signals + bridged) if bridged else plain
+
+
+def _analyse_plain(text: str) -> TurnAnalysis:
+    """Signals of one normalised text as it is written."""
     lex = load_lexicon()
     absolute_text, absolute_hits = apply_guards(text, lex, "absolute")
     context_text, context_hits = apply_guards(absolute_text, lex, "context")
