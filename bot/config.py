@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     wechat_http_timeout_seconds: float = 5.0
     wechat_outbox_poll_seconds: float = 1.0
 
+    # Largest request body the app reads on any route (413 beyond it); /wechat and console forms cap lower.
+    max_body_bytes: int = 256 * 1024
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

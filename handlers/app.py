@@ -9,6 +9,7 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from handlers.api import router as api_router
     from handlers.console import router as console_router
+    from handlers.limits import BodyLimit, validation_error
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
     from handlers.webchat import STATIC_DIR
@@ -98,7 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webchat_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

@@ -7,8 +7,10 @@ plaintext, compatible or safe (AES) mode. Every POST answers within `wechat_repl
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -136,6 +138,25 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"'][^>]*\?>")
+
+
+def _decode(body: bytes) -> str:
+    """The body as text in its declared encoding (UTF-8 without a declaration, as WeChat sends it); bytes
+    that are not valid in that encoding, or an unknown encoding, are refused rather than guessed at."""
+    declared = _DECLARATION.match(body[:200])
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        codecs.lookup(encoding)
+        text = body.decode(encoding)
+    except LookupError:
+        raise _Reject(400, "unknown XML encoding") from None
+    except UnicodeDecodeError:
+        raise _Reject(400, f"body is not valid {encoding}") from None
+    # The text is decoded now: the declaration must not make the parser decode it again.
+    return text[text.index("?>") + 2:] if declared else text
+
+
 def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> str:
     """The message XML: decrypted in safe/compatible mode (encrypt_type=aes), else the body itself. With an
     AES key configured, only encrypted messages with a valid msg_signature are accepted: the plain
@@ -144,7 +165,7 @@ def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> s
     if crypto is not None and params.get("encrypt_type") != "aes":
         raise _Reject(403, "plaintext message while TONGBAN_WECHAT_AES_KEY is set (safe mode only)")
     if params.get("encrypt_type", "raw") != "aes":
-        return body.decode("utf-8", errors="replace")
+        return _decode(body)
     if crypto is None:
         raise _Reject(400, "encrypted message but TONGBAN_WECHAT_AES_KEY is not set")
     try:
@@ -157,7 +178,8 @@ def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> s
     except Exception as exc:  # garbage ciphertext fails in many ways (base64, padding, XML); all mean "reject"
         raise _Reject(400, f"cannot decrypt ({type(exc).__name__})") from None
     _no_doctype(xml)
-    return xml
+    declared = _DECLARATION.match(xml[:200].encode("utf-8", "replace"))
+    return xml[xml.index("?>") + 2:] if declared else xml  # decrypted text: a declaration must not re-decode it
 
 
 async def _check_nonce(settings: Settings, params: dict[str, str], body: bytes) -> None:
@@ -187,6 +209,8 @@ def _parse(xml: str) -> BaseMessage:
         raise _Reject(400, f"unparseable message ({type(exc).__name__})") from None
     if message is None or not message.source or not message.target:
         raise _Reject(400, "message without FromUserName/ToUserName")
+    if not all(value is None or isinstance(value, str) for value in message._data.values()):
+        raise _Reject(400, "a field is nested or repeated")  # xmltodict gives dicts and lists for those
     try:
         if message.type != "event" and _msg_type(message) in ("text", "voice") and not message.id:
             raise _Reject(400, "message without MsgId")
