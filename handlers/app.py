@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webchat_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, own_caps=("/console",))
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 

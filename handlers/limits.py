@@ -1,7 +1,8 @@
 """App-level request checks: a cap on every request body, and 422 answers that never echo the input.
 
-The body cap is a pure ASGI middleware, so it holds for every route (channels, console, API) before any of
-them reads the body; routes may have stricter caps of their own (/wechat: 64 KB, console forms: 64 KB).
+The body cap is a pure ASGI middleware, so it holds for every route before any of them reads the body; routes
+may have stricter caps of their own (/wechat: 64 KB). The console is left to its own 64 KB cap
+(handlers/console_guard.py), which also writes each refusal to the audit log.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413: by Content-Length at once, else while they stream in."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, own_caps: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.own_caps = own_caps  # path prefixes whose routes enforce a lower cap (and audit refusals) themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.max_bytes <= 0:
+        if scope["type"] != "http" or self.max_bytes <= 0 or str(scope.get("path", "")).startswith(self.own_caps):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
