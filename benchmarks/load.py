@@ -1,7 +1,7 @@
 """Load and soak test of POST /wechat: simulated WeChat users against `tongban serve` on 127.0.0.1.
 
 Starts the real service as its own process (N uvicorn workers), lets --users simulated users send signed
-messages (plaintext, compatible and AES modes) for --seconds, with about 5 % red messages and 10 % retries
+messages (compatible and AES modes) for --seconds, with about 5 % red messages and 10 % retries
 (same MsgId, concurrently or after a pause), then checks in the database that every message sent has exactly
 one stored inbound row, every red message exactly one case, and nothing was stored that was never sent.
 Prints throughput, latency percentiles, errors and the server's resident memory; exits 1 on any FAIL.
@@ -161,7 +161,7 @@ def server_counters(url: str) -> Counter:
 
 
 def check_database(settings: Settings, traffics: list[Traffic]) -> list[tuple[bool, str]]:
-    sent = {f"wx:{s.msg_id}": s for t in traffics for s in t.tally.sent.values()}
+    sent = {f"wx:{s.openid}:{s.msg_id}": s for t in traffics for s in t.tally.sent.values()}
     openids = {s.openid for s in sent.values()}
     with session_scope(settings) as session:
         users = {u.id: u.external_id for u in session.scalars(
@@ -178,7 +178,7 @@ def check_database(settings: Settings, traffics: list[Traffic]) -> list[tuple[bo
     red = [s for s in sent.values() if s.red]
     red_not_one = [s for s in red if cases_by_openid[s.openid] != 1]
     level = {m.msg_key: m.level for m in rows if m.direction == "in"}
-    red_unflagged = [s for s in red if level.get(f"wx:{s.msg_id}") != "red"]
+    red_unflagged = [s for s in red if level.get(f"wx:{s.openid}:{s.msg_id}") != "red"]
     red_openids = {s.openid for s in red}
     other_cases = sum(n for openid, n in cases_by_openid.items() if openid not in red_openids)
     print(f"database: {len(sent)} messages sent, {sum(inbound.values())} inbound rows, {outbound} replies stored, "
@@ -270,7 +270,9 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tongban-load-"))
     database = RunDatabase(args.database_url, scratch)
     data_dir = args.data_dir or scratch / "var"
-    settings = Settings(data_dir=data_dir, database_url=database.url, wechat_token=TOKEN, wechat_aes_key=AES_KEY,
+    # Plaintext mode is accepted only by an account without an AES key (safe mode is strict).
+    aes_key = "" if args.aes == "plaintext" else AES_KEY
+    settings = Settings(data_dir=data_dir, database_url=database.url, wechat_token=TOKEN, wechat_aes_key=aes_key,
                         wechat_app_id=APP_ID, wechat_rate_limit_per_minute=0, log_level="WARNING")
     checks: list[tuple[bool, str]] = []
     try:

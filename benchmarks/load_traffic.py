@@ -53,7 +53,7 @@ RED_SHARE = 0.05
 RETRY_SHARE = 0.10
 BURST_SHARE = 0.5  # of red senders
 WECHAT_WAIT_SECONDS = 5.0  # WeChat gives up on an answer after this and retries
-MODES = ("plaintext", "compatible", "aes")
+MODES = ("compatible", "aes")  # with an AES key set, plaintext posts are refused (safe mode is strict)
 # uvicorn closes a connection idle for 5 s; reusing one at that moment is a client-side ReadError, so the
 # clients drop idle connections well before.
 KEEP_ALIVE = httpx.Limits(keepalive_expiry=1.0)

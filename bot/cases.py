@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.case_flood import FLOOD_CATEGORY_REASON, FloodLimit, flooded, open_flood_case
 from bot.errors import ConfigError
 from bot.safety import Triage
 from bot.storage.models import Case, CaseEvent, ChannelUser, Message, utcnow
@@ -73,11 +74,15 @@ def open_case_for(session: Session, user_id: int) -> Case | None:
 
 
 def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage,
-                teams_file: Path | None = None) -> CaseChange:
+                teams_file: Path | None = None, origin: str | None = None,
+                flood_limit: FloodLimit | None = None) -> CaseChange:
     """Creates or updates the user's open case for a red or yellow message (caller commits).
-    A new case goes to the queue of the team its categories route to (`teams_file`)."""
+    A new case goes to the queue of the team its categories route to (`teams_file`). Past `flood_limit` for
+    the channel or the client `origin` (bot.case_flood), the message joins that source's flood case instead."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)
+    if case is None and flood_limit is not None and flooded(session, user.channel, origin, flood_limit):
+        return _join_flood(session, user, message, triage, teams_file, origin)
     if case is None:
         case = Case(
             user_id=user.id,
@@ -89,6 +94,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
             team=team_for(triage.categories, teams_file) if teams_file else None,
+            origin=origin,
         )
         session.add(case)
         session.flush()
@@ -113,6 +119,34 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
         "situation": triage.situation, "speaker": triage.speaker,
         "rules": list(triage.reasons), "model": triage.scores,
+    }))
+    message.case_id = case.id
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
+
+
+def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,
+                origin: str | None) -> CaseChange:
+    """Adds a message past the flood limit to its source's flagged flood case (opened by the first one)."""
+    case = open_flood_case(session, user.channel, origin)
+    if case is None:
+        case = Case(user_id=user.id, channel=user.channel, severity=triage.level, categories=list(triage.categories),
+                    evidence=list(triage.evidence), reasons=[FLOOD_CATEGORY_REASON, *triage.reasons], status="open",
+                    mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
+                    team=team_for(triage.categories, teams_file) if teams_file else None, origin=origin, flood=True)
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id, kind="created", payload={
+            "severity": triage.level, "categories": list(triage.categories), "flood": True,
+            "transcript": _transcript(session, user.id),
+        }))
+        message.case_id = case.id
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team)
+    escalated = triage.level == "red" and case.severity != "red"
+    case.severity = "red" if escalated else case.severity
+    case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
+    case.updated_at = utcnow()
+    session.add(CaseEvent(case_id=case.id, kind="flood_message", payload={
+        "message_id": message.id, "user_id": user.id, "level": triage.level, "categories": list(triage.categories),
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)

@@ -47,18 +47,35 @@ class Settings(BaseSettings):
     # With an LLM configured, also ask it to re-check risk in the background (it can only raise a level).
     llm_second_opinion: bool = True
 
+    # The `api` channel (POST /api/chat with a user_id) needs `Authorization: Bearer <api_key>`; empty = the api
+    # channel is off (the web chat page, known by its signed cookie, keeps working).
+    api_key: str = ""
+    # Signs the web chat's visitor cookie; empty = a random secret generated once and kept in data_dir.
+    web_secret: str = ""
     # Messages per web-chat visitor (or API user) per minute before green ones get the "please slow down" text.
     web_rate_limit_per_minute: int = 20
+    # Messages per client address per minute (web chat and api together) before green ones get that text.
+    web_rate_limit_per_ip_per_minute: int = 60
 
     memory_turns: int = 6
     memory_ttl_minutes: int = 30
+    # Retrieval reads at most this many characters of a message (triage always reads all of it).
     max_input_chars: int = 500
+    # Longest message stored whole; a longer one keeps its beginning and end with a note of what was left out
+    # (triage has read all of it first).
+    max_stored_chars: int = 8000
     reply_max_chars: int = 300
 
     local_hotlines: str = Field(default="", description="Extra local lines, e.g. '景德镇中小学心理服务热线 0798-8661120'.")
     notify_webhook_url: str = ""
     notify_wecom_url: str = Field(default="", description="企业微信群机器人 webhook (markdown alerts).")
     notify_wechat_template_id: str = Field(default="", description="公众号 template for alerts to bound counsellors.")
+
+    # New cases per client address / per channel within the window before further ones are grouped into one
+    # flagged flood case for a supervisor (0 = no limit). Replies are never delayed or held back by this.
+    case_flood_window_minutes: int = 10
+    case_flood_per_origin: int = 5
+    case_flood_per_channel: int = 200
 
     # Counsellor console (handlers/console*.py, bot/console/)
     teams_file: Path = Field(default=PROJECT_ROOT / "bot" / "routing_teams.yaml")
@@ -83,6 +100,9 @@ class Settings(BaseSettings):
     wechat_reply_deadline_seconds: float = 4.5
     wechat_http_timeout_seconds: float = 5.0
     wechat_outbox_poll_seconds: float = 1.0
+
+    # Largest request body the app reads on any route (413 beyond it); /wechat and console forms cap lower.
+    max_body_bytes: int = 256 * 1024
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, with the request id of the HTTP request being handled.
 
 Message texts, openids and phone numbers never go into logs; code logs ids through `bot.logsafe.user_ref`.
+Secrets are masked in every record by `bot.logsafe.RedactSecrets`, installed on the handler here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already formatted (and redacted) by bot.logsafe.RedactSecrets
+            entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -53,7 +56,10 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"main": {"()": formatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}},
+        # Every record passes RedactSecrets: no AppSecret, token or key (and no user text in a traceback).
+        "filters": {"redact": {"()": "bot.logsafe.RedactSecrets"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr",
+                                "filters": ["redact"]}},
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
             # uvicorn's own handlers are replaced by ours; its access log is off because it prints query

@@ -83,7 +83,9 @@ def _send_templates(settings: Settings, payload: dict[str, Any], delays: tuple[f
                                                                  data, url=url))
                 break
             except (WeChatClientException, requests.RequestException) as exc:
-                log.warning("template alert for case %s failed (attempt %d): %s", payload["case_id"], attempt + 1, exc)
+                reason = f"{exc.errcode}" if isinstance(exc, WeChatClientException) else type(exc).__name__
+                log.warning("template alert for case %s failed (attempt %d): %s", payload["case_id"], attempt + 1,
+                            reason)  # a requests exception's text holds the URL with the access token
         else:
             log.error("template alert for case %s gave up", payload["case_id"])
 

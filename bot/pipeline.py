@@ -25,6 +25,7 @@ from bot.answer.extractive import ExtractiveComposer
 from bot.answer.format import format_reply
 from bot.answer.llm import LLMComposer
 from bot.answer.model import Composed
+from bot.case_flood import FloodLimit
 from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
 from bot.intents import detect_intent
@@ -80,6 +81,7 @@ class Inbound:
     kind: str = "text"
     msg_key: str | None = None
     recognition: str | None = None
+    origin: str | None = None  # pseudonym of the client address (bot.case_flood.origin_ref); None for WeChat
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,22 @@ class Conversation:
     # --- stages -------------------------------------------------------------------------------------------
 
     def normalise(self, inbound: Inbound) -> tuple[str, bool]:
+        """The whole normalised text (nothing is cut: triage reads all of it), and whether it is longer than
+        retrieval reads (the reply then says it answers the beginning)."""
         raw = inbound.recognition if inbound.kind == "voice" and inbound.recognition else inbound.text
         text = normalize(raw or "")
-        limit = self.settings.max_input_chars
-        return (text[:limit], True) if len(text) > limit else (text, False)
+        return text, len(text) > self.settings.max_input_chars
+
+    def stored_text(self, text: str) -> str:
+        """`text` as stored: whole up to `max_stored_chars`, else its beginning and end around a note saying how
+        much was left out (the end of a long message is often where the crisis is)."""
+        cap = self.settings.max_stored_chars
+        if len(text) <= cap:
+            return text
+        head = cap * 2 // 3
+        tail = cap - head
+        note = prompt_text("stored_cut_note.txt").strip().format(omitted=len(text) - head - tail)
+        return f"{text[:head]}\n{note}\n{text[-tail:]}"
 
     def _store_inbound(self, session: Session, inbound: Inbound, text: str, floor: Triage | None = None,
                        received: dt.datetime | None = None) -> _Stored:
@@ -171,11 +185,14 @@ class Conversation:
         result = triage(text, history)
         if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
             result = floor  # a spooled message keeps at least the level its reply was given
-        message = Message(user_id=user.id, direction="in", text=text, msg_key=inbound.msg_key, level=result.level,
+        message = Message(user_id=user.id, direction="in", text=self.stored_text(text), msg_key=inbound.msg_key,
+                          level=result.level, origin=inbound.origin,
                           created_at=received or utcnow())
         session.add(message)
         session.flush()
-        change = record_case(session, user, message, result, self.settings.teams_file) if result.level in ("red", "yellow") else None
+        change = (record_case(session, user, message, result, self.settings.teams_file, inbound.origin,
+                              FloodLimit.from_settings(self.settings))
+                  if result.level in ("red", "yellow") else None)
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change)
 
@@ -239,7 +256,7 @@ class Conversation:
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
         if stored.triage.level == "green" and _asks_for_person(text):
-            self._request_person(stored)
+            self._request_person(stored, inbound.origin)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
         outcome = self._reply(text, stored, truncated)
@@ -254,14 +271,15 @@ class Conversation:
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
 
-    def _request_person(self, stored: _Stored) -> None:
+    def _request_person(self, stored: _Stored, origin: str | None) -> None:
         """「找人帮忙」: the reply promises that someone will get in touch, so a (yellow) case puts the request in
         a team's queue, or joins the open case."""
         request = Triage("yellow", ("help_request",), (), ("asked for a person",))
         with session_scope(self.settings) as session:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
-            change = record_case(session, user, message, request, self.settings.teams_file)
+            change = record_case(session, user, message, request, self.settings.teams_file, origin,
+                                 FloodLimit.from_settings(self.settings))
         stored.case_id, stored.change = change.case_id, change
 
     def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:
@@ -326,6 +344,7 @@ class Conversation:
 
     def _reply(self, text: str, stored: _Stored, truncated: bool) -> Outcome:
         result = stored.triage
+        # Retrieval read only the beginning of a long message: an answer says so (the crisis reply does not need to).
         note = prompt_text("replies/truncated_note.txt") + "\n" if truncated else ""
         common = {"level": result.level, "case_id": stored.case_id, "categories": list(result.categories)}
         if result.level in ("red", "yellow"):
@@ -337,13 +356,13 @@ class Conversation:
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
                                sources=[s.as_dict() for s in answer[0].sources], grounded=True,
                                composer=answer[1], **common)
-            return Outcome(reply_text=note + support, intent=intent, **common)
+            return Outcome(reply_text=support, intent=intent, **common)
         intent = detect_intent(text)
         if intent is not None:
-            return Outcome(reply_text=note + intent.reply, intent=intent.name, **common)
+            return Outcome(reply_text=intent.reply, intent=intent.name, **common)
         composed, composer = self._answer(text, stored.history)
         if not composed.grounded:
-            return Outcome(reply_text=note + prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
+            return Outcome(reply_text=prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
         # A question about preventing harm (「怎么预防孩子自杀」) is green, and still gets the numbers to call.
         asks_prevention = any(reason.startswith("guard prevention") for reason in result.reasons)
         hint = prompt_text("replies/prevention_hotlines.txt" if asks_prevention else "replies/followup_hint.txt")
@@ -364,7 +383,8 @@ class Conversation:
         return None
 
     def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid") -> tuple[Composed, str]:
-        query = contextual_query(text, history)
+        limit = self.settings.max_input_chars  # retrieval reads a bounded query (triage has read everything)
+        query = contextual_query(text[:limit], [turn[:limit] for turn in history])
         hits = self.index.search(query, k=self.settings.search_k, mode=mode)
         named = self.index.named_documents(query)
         composed = self.extractive.compose(query, hits, named)

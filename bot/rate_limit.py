@@ -1,5 +1,5 @@
-"""Per-user message rate limit, shared by all workers (it counts stored messages). Triage runs first: a red or
-yellow message is never held back, whatever the count."""
+"""Message rate limits per user and per client address, shared by all workers (they count stored messages).
+Triage runs first: a red or yellow message is never held back, whatever the count."""
 
 from __future__ import annotations
 
@@ -32,14 +32,31 @@ def recent_inbound_count(settings: Settings, channel: str, external_id: str, sec
         ) or 0)
 
 
-def held_back(settings: Settings, convo: Conversation, inbound: Inbound, per_minute: int) -> bool:
-    """Over `per_minute` (0 = no limit) and green: answer with the "please slow down" text instead."""
+def recent_origin_count(settings: Settings, origin: str, seconds: int = 60) -> int:
+    """Inbound messages stored from this client address (its pseudonym) in the last `seconds`, any channel."""
+    since = utcnow() - dt.timedelta(seconds=seconds)
+    with session_scope(settings) as session:
+        return int(session.scalar(
+            select(func.count(Message.id)).where(Message.origin == origin, Message.direction == "in",
+                                                 Message.created_at >= since)
+        ) or 0)
+
+
+def _over(settings: Settings, inbound: Inbound, per_minute: int, per_origin: int) -> bool:
+    if per_minute > 0 and recent_inbound_count(settings, inbound.channel, inbound.user_id) >= per_minute:
+        return True
+    return bool(per_origin > 0 and inbound.origin and recent_origin_count(settings, inbound.origin) >= per_origin)
+
+
+def held_back(settings: Settings, convo: Conversation, inbound: Inbound, per_minute: int, per_origin: int = 0) -> bool:
+    """Over `per_minute` for the user or `per_origin` for the client address (0 = no limit) and green: answer
+    with the "please slow down" text instead."""
     try:
-        if per_minute <= 0 or recent_inbound_count(settings, inbound.channel, inbound.user_id) < per_minute:
+        if not _over(settings, inbound, per_minute, per_origin):
             return False
     except SQLAlchemyError:  # a busy database must not stop the answer; the pipeline reports real failures
         log.warning("rate limit not checked: database error", exc_info=True)
         return False
-    # The text the pipeline would triage (normalised, cut to max_input_chars): triage time grows with the
-    # square of a long unpunctuated sentence, so a 60 KB body must never reach it uncut.
+    # The whole text the pipeline would triage: nothing is cut (triage reads long texts in windows, so its time
+    # grows linearly with the length, and the bodies are capped by the channels).
     return triage(convo.normalise(inbound)[0]).level == "green"

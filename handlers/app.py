@@ -9,13 +9,14 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from bot.config import Settings, get_settings
 from bot.errors import StorageError, TongbanError
-from bot.logsafe import install_access_log_filter
+from bot.logsafe import install_access_log_filter, install_redaction
 from bot.pipeline import Conversation
 from bot.privacy import PurgeJob
 from bot import spool
@@ -49,6 +50,7 @@ def readiness(conversation: Conversation, settings: Settings) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_access_log_filter()
+    install_redaction()  # also when run under a server whose logging we did not configure
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from handlers.api import router as api_router
     from handlers.console import router as console_router
+    from handlers.limits import BodyLimit, validation_error
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
     from handlers.webchat import STATIC_DIR
@@ -97,7 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webchat_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, own_caps=("/console",))
     app.add_middleware(RequestContext)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

@@ -64,7 +64,7 @@ def chat_page(request: Request) -> HTMLResponse:
     response = templates.TemplateResponse(request, "webchat/index.html", {
         "welcome": prompt_text("replies/web_welcome.txt", settings.prompts_dir),
         "topics": _quick_topics(settings),
-        "max_chars": settings.max_input_chars,
+        "max_chars": settings.max_stored_chars,
         "poll_seconds": POLL_SECONDS,
         "asset": lambda name: f"/static/webchat/{name}?v={_asset_version('webchat/' + name)}",
     }, headers=PAGE_HEADERS)

@@ -7,7 +7,10 @@ plaintext, compatible or safe (AES) mode. Every POST answers within `wechat_repl
 from __future__ import annotations
 
 import asyncio
+import codecs
+import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +33,7 @@ from bot.logsafe import user_ref
 from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
 from bot.rate_limit import held_back
-from bot.wechat import followers
+from bot.wechat import followers, nonces
 from bot.wechat.outbox import OutboxWorker, enqueue
 from bot.wechat.replies import reply_parts, text_reply_xml
 
@@ -135,11 +138,34 @@ async def _read_body(request: Request) -> bytes:
     return body
 
 
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"'][^>]*\?>")
+
+
+def _decode(body: bytes) -> str:
+    """The body as text in its declared encoding (UTF-8 without a declaration, as WeChat sends it); bytes
+    that are not valid in that encoding, or an unknown encoding, are refused rather than guessed at."""
+    declared = _DECLARATION.match(body[:200])
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        codecs.lookup(encoding)
+        text = body.decode(encoding)
+    except LookupError:
+        raise _Reject(400, "unknown XML encoding") from None
+    except UnicodeDecodeError:
+        raise _Reject(400, f"body is not valid {encoding}") from None
+    # The text is decoded now: the declaration must not make the parser decode it again.
+    return text[text.index("?>") + 2:] if declared else text
+
+
 def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> str:
-    """The message XML: decrypted in safe/compatible mode (encrypt_type=aes), else the body itself."""
+    """The message XML: decrypted in safe/compatible mode (encrypt_type=aes), else the body itself. With an
+    AES key configured, only encrypted messages with a valid msg_signature are accepted: the plain
+    `signature` covers only token, timestamp and nonce, so a captured one would sign any forged body."""
     _no_doctype(body)
+    if crypto is not None and params.get("encrypt_type") != "aes":
+        raise _Reject(403, "plaintext message while TONGBAN_WECHAT_AES_KEY is set (safe mode only)")
     if params.get("encrypt_type", "raw") != "aes":
-        return body.decode("utf-8", errors="replace")
+        return _decode(body)
     if crypto is None:
         raise _Reject(400, "encrypted message but TONGBAN_WECHAT_AES_KEY is not set")
     try:
@@ -152,7 +178,22 @@ def _open(crypto: WeChatCrypto | None, params: dict[str, str], body: bytes) -> s
     except Exception as exc:  # garbage ciphertext fails in many ways (base64, padding, XML); all mean "reject"
         raise _Reject(400, f"cannot decrypt ({type(exc).__name__})") from None
     _no_doctype(xml)
-    return xml
+    declared = _DECLARATION.match(xml[:200].encode("utf-8", "replace"))
+    return xml[xml.index("?>") + 2:] if declared else xml  # decrypted text: a declaration must not re-decode it
+
+
+async def _check_nonce(settings: Settings, params: dict[str, str], body: bytes) -> None:
+    """Refuses a signed request whose nonce came with another request within the replay window (shared by all
+    workers; bot/wechat/nonces.py). A database or Redis failure lets the request through: a crisis message is
+    never refused for it."""
+    digest = nonces.request_digest(params, body)
+    try:
+        fresh = await run_in_threadpool(nonces.first_use, settings, params.get("nonce", ""), digest, REPLAY_SECONDS)
+    except Exception:  # SQLAlchemyError, RedisError: the store is down; dedupe still stops double answers
+        log.warning("wechat nonce not checked: store unavailable", exc_info=True)
+        return
+    if not fresh:
+        raise _Reject(403, "nonce already used by another request within the replay window (replay)")
 
 
 def _msg_type(message: BaseMessage) -> str:
@@ -168,6 +209,8 @@ def _parse(xml: str) -> BaseMessage:
         raise _Reject(400, f"unparseable message ({type(exc).__name__})") from None
     if message is None or not message.source or not message.target:
         raise _Reject(400, "message without FromUserName/ToUserName")
+    if not all(value is None or isinstance(value, str) for value in message._data.values()):
+        raise _Reject(400, "a field is nested or repeated")  # xmltodict gives dicts and lists for those
     try:
         if message.type != "event" and _msg_type(message) in ("text", "voice") and not message.id:
             raise _Reject(400, "message without MsgId")
@@ -260,13 +303,19 @@ async def _event_reply(request: Request, message: BaseMessage, received: float) 
     return ""  # VIEW, SCAN, location reports, template results …: nothing to say
 
 
+def _message_key(openid: str, msg_id: int) -> str:
+    """The dedupe key of a message: the sender and its MsgId (one sender cannot take another's MsgId)."""
+    sender = openid if len(openid) <= 64 else hashlib.sha256(openid.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"wx:{sender}:{msg_id}"
+
+
 async def _reply_text(request: Request, message: BaseMessage, received: float) -> str:
     kind = _msg_type(message)
     if kind == "event":
         return await _event_reply(request, message, received)
     if kind in UNSUPPORTED_MEDIA:
         return prompt_text("replies/unsupported_media.txt")
-    msg_key = f"wx:{message.id}"
+    msg_key = _message_key(message.source, message.id)
     if kind == "text":
         inbound = Inbound(message.source, message.content or "", "wechat", "text", msg_key)
     elif kind == "voice":
@@ -303,7 +352,9 @@ async def receive(request: Request) -> Response:
     runtime = _runtime(request.app)
     try:
         _verify(settings, params)
-        message = read_message(runtime.crypto, params, await _read_body(request))
+        body = await _read_body(request)
+        message = read_message(runtime.crypto, params, body)
+        await _check_nonce(settings, params, body)
     except _Reject as exc:
         log.warning("wechat request refused (%d): %s", exc.status, exc)
         return PlainTextResponse("forbidden" if exc.status == 403 else "bad request", status_code=exc.status)

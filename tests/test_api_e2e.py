@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,8 @@ def server(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.T
 
 
 def test_chat_answers_with_sources(server: str) -> None:
-    response = httpx.post(f"{server}/api/chat", json={"user_id": "web-1", "text": "孩子挑食不吃青菜咋办"}, timeout=30)
+    response = httpx.post(f"{server}/api/chat", json={"user_id": "web-1", "text": "孩子挑食不吃青菜咋办"},
+                          headers=API_HEADERS, timeout=30)
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"reply", "sources", "level", "case_id"}
@@ -29,7 +30,7 @@ def test_chat_answers_with_sources(server: str) -> None:
 
 def test_chat_red_message_returns_a_case(server: str) -> None:
     response = httpx.post(f"{server}/api/chat", json={"user_id": "web-2", "text": "孙女说活着太累了，今晚就跳河"},
-                          timeout=30)
+                          headers=API_HEADERS, timeout=30)
     body = response.json()
     assert body["level"] == "red" and isinstance(body["case_id"], int)
     assert "12356" in body["reply"]
@@ -41,7 +42,7 @@ def test_chat_red_message_returns_a_case(server: str) -> None:
      {"user_id": "x", "text": "长" * 10_001}, {"user_id": "u" * 200, "text": "你好"}],
 )
 def test_bad_input_is_422(server: str, payload: dict) -> None:
-    response = httpx.post(f"{server}/api/chat", json=payload, timeout=10)
+    response = httpx.post(f"{server}/api/chat", json=payload, headers=API_HEADERS, timeout=10)
     assert response.status_code == 422
 
 

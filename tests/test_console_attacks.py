@@ -22,7 +22,7 @@ from bot.console.accounts import LOGIN_REFUSED
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
 from bot.storage.models import Account, AuditEntry, Case, CaseEvent, ConsoleSession, FollowUp, Referral
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 from tests.fakes.console import PASSWORD, add_account, add_case, csrf_of, login
 
 SQLI = ["' OR '1'='1", "1 OR 1=1", "1;DROP TABLE cases", "'); DROP TABLE audit_log;--", '" OR ""="',
@@ -149,7 +149,8 @@ def test_sql_injection_in_every_input_is_inert(server: Server) -> None:
 
 def test_script_payloads_are_escaped_on_every_page_and_neutralised_in_the_csv(server: Server) -> None:
     settings = server.settings
-    chat = httpx.post(f"{server}/api/chat", json={"user_id": "xss-visitor", "text": XSS + "我不想活了"}, timeout=30)
+    chat = httpx.post(f"{server}/api/chat", json={"user_id": "xss-visitor", "text": XSS + "我不想活了"},
+                      headers=API_HEADERS, timeout=30)
     assert chat.status_code == 200 and chat.json()["level"] == "red"
     case_id = chat.json()["case_id"]
     add_account(settings, "root", role="admin", teams=())

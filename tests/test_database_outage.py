@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.storage.db import session_scope
 from bot.storage.models import Case, Message
 from tests.conftest import fresh_pg_schema, pg_available
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 
 CLUSTERS = Path("/etc/postgresql")
 
@@ -67,7 +67,8 @@ def pg_server(built_settings: Settings, knowledge_index, tmp_path: Path) -> Iter
 
 
 def _chat(base: str, user: str, text: str) -> dict:
-    response = httpx.post(f"{base}/api/chat", json={"user_id": user, "text": text}, timeout=30)
+    response = httpx.post(f"{base}/api/chat", json={"user_id": user, "text": text},
+                          headers=API_HEADERS, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 

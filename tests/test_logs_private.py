@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.logsafe import DropQueryString, user_ref
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 from tests.fakes.wechat_api import AES_KEY, APP_ID, TOKEN, message_xml, signed_request
 
 PHONE = "13912345678"
@@ -56,10 +56,11 @@ def test_flows_leave_no_personal_data_in_logs(built_settings: Settings, knowledg
             logging.getLogger(name).setLevel(logging.DEBUG)
             logging.getLogger(name).addHandler(everything_logged.handler)
         for text in (API_TEXT, RED_TEXT):
-            response = httpx.post(f"{url}/api/chat", json={"user_id": API_USER, "text": text}, timeout=30)
+            response = httpx.post(f"{url}/api/chat", json={"user_id": API_USER, "text": text},
+                                      headers=API_HEADERS, timeout=30)
             assert response.status_code == 200
         assert response.json()["level"] == "red"
-        params, body = signed_request(message_xml(OPENID, "text", {"Content": WECHAT_TEXT, "MsgId": 77001}))
+        params, body = signed_request(message_xml(OPENID, "text", {"Content": WECHAT_TEXT, "MsgId": 77001}), "aes")
         params["openid"] = OPENID  # WeChat adds the sender's openid to the query string
         assert httpx.post(f"{url}/wechat", params=params, content=body, timeout=30).status_code == 200
         params, body = signed_request(message_xml(OPENID, "text", {"Content": RED_TEXT, "MsgId": 77002}), "aes")

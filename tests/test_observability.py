@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings
 from bot.logs import JsonFormatter
 from bot.logsafe import user_ref
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +47,10 @@ def _sample(metrics: str, name: str, **labels: str) -> float:
 
 def test_metrics_count_messages_cases_and_latency(server: str) -> None:
     before = httpx.get(f"{server}/metrics").text
-    httpx.post(f"{server}/api/chat", json={"user_id": "m-1", "text": "孩子牙疼怎么办"}, timeout=30)
+    httpx.post(f"{server}/api/chat", json={"user_id": "m-1", "text": "孩子牙疼怎么办"},
+               headers=API_HEADERS, timeout=30)
     red = httpx.post(f"{server}/api/chat", json={"user_id": "m-2", "text": "我家娃说不想活了，刀都拿出来了"},
-                     timeout=30).json()
+                     headers=API_HEADERS, timeout=30).json()
     assert red["level"] == "red"
     after = httpx.get(f"{server}/metrics")
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
@@ -70,7 +71,7 @@ def test_readyz_reports_each_part(server: str) -> None:
 
 def test_request_id_is_returned_and_logged_without_message_text(server: str, json_lines: io.StringIO) -> None:
     given = httpx.post(f"{server}/api/chat", json={"user_id": "o-secret-openid", "text": "电话13912345678孩子发烧"},
-                       headers={"X-Request-ID": "abc-123<script>"}, timeout=30)
+                       headers={"X-Request-ID": "abc-123<script>", **API_HEADERS}, timeout=30)
     assert given.headers["x-request-id"] == "abc-123script"
     fresh = httpx.get(f"{server}/healthz")
     assert re.fullmatch(r"[0-9a-f]{16}", fresh.headers["x-request-id"])

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.prompts import prompt_text
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -29,5 +29,6 @@ def test_over_the_limit_green_waits_and_red_goes_through(server: str) -> None:
         assert limited not in replies[:3] and replies[3] == limited
         red = web.post("/api/chat", json={"text": "孩子说不想活了，已经爬到窗台上"}).json()
         assert red["level"] == "red" and "12356" in red["reply"] and isinstance(red["case_id"], int)
-    other = httpx.post(f"{server}/api/chat", json={"user_id": "someone-else", "text": "孩子牙松了怎么办"}, timeout=30)
+    other = httpx.post(f"{server}/api/chat", json={"user_id": "someone-else", "text": "孩子牙松了怎么办"},
+                       headers=API_HEADERS, timeout=30)
     assert other.json()["reply"] != limited  # the limit is per visitor

@@ -103,12 +103,13 @@ def test_the_service_starts_and_answers_while_the_database_is_down(built_setting
                                                                     tmp_path: Path) -> None:
     import httpx
 
-    from tests.fakes.app_server import serve_app
+    from tests.fakes.app_server import API_HEADERS, serve_app
 
     down = Settings(**{**built_settings.model_dump(), "data_dir": tmp_path / "var", "database_url": UNREACHABLE,
                        "purge_interval_hours": 0})
     for base in serve_app(down, knowledge_index):
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 503
-        red = httpx.post(f"{base}/api/chat", json={"user_id": "u-down", "text": RED}, timeout=30).json()
+        red = httpx.post(f"{base}/api/chat", json={"user_id": "u-down", "text": RED},
+                         headers=API_HEADERS, timeout=30).json()
         assert red["level"] == "red" and "12356" in red["reply"]
     assert spool.pending(down) == 1

@@ -90,7 +90,7 @@ def bot_rows(page):  # type: ignore[no-untyped-def]
 def visitor_user(settings: Settings, page) -> ChannelUser | None:  # type: ignore[no-untyped-def]
     cookie = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE_NAME)
     with session_scope(settings) as session:
-        return session.scalar(select(ChannelUser).where(ChannelUser.channel == "web", ChannelUser.external_id == cookie))
+        return session.scalar(select(ChannelUser).where(ChannelUser.channel == "web", ChannelUser.external_id == cookie.rpartition(".")[0]))
 
 
 def assert_no_horizontal_overflow(page) -> None:  # type: ignore[no-untyped-def]

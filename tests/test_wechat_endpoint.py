@@ -27,24 +27,34 @@ def wechat_settings(base: Settings, database_url: str, **extra: object) -> Setti
 
 
 class ServerUrl(str):
-    """The server's base URL, carrying the settings it runs with (to inspect its database)."""
+    """The server's base URL (safe mode: an AES key is set), carrying the settings it runs with (to inspect its
+    database) and `plain`, the URL of a second server on the same database without an AES key (plaintext mode
+    is only accepted when no key is set)."""
 
     settings: Settings
+    plain: str
 
 
 @pytest.fixture(scope="module")
 def server(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("wechat") / "wechat.db"
     settings = wechat_settings(built_settings, f"sqlite:///{db}", wechat_rate_limit_per_minute=1000)
+    plain = settings.model_copy(update={"wechat_aes_key": ""})
     for url in serve_app(settings, knowledge_index):
-        served = ServerUrl(url)
-        served.settings = settings
-        yield served
+        for plain_url in serve_app(plain, knowledge_index):
+            served = ServerUrl(url)
+            served.settings, served.plain = settings, plain_url
+            yield served
+
+
+def target(url: str, mode: str) -> str:
+    """Where a request in `mode` goes: plaintext to the server without an AES key."""
+    return getattr(url, "plain", url) if mode == "plaintext" else url
 
 
 def post(url: str, xml: str, mode: str = "plaintext", **kw: object) -> tuple[httpx.Response, str | None]:
     params, body = signed_request(xml, mode, **kw)
-    response = httpx.post(f"{url}/wechat", params=params, content=body, timeout=10)
+    response = httpx.post(f"{target(url, mode)}/wechat", params=params, content=body, timeout=10)
     content = reply_content(response.content, params) if response.status_code == 200 else None
     return response, content
 
@@ -191,7 +201,7 @@ def test_bad_xml_is_refused_without_storing(server: str, body: str, mode: str,
     before = _stored_messages(server)
     params, data = signed_request(body, mode) if body else signed_request("", "plaintext")
     with caplog.at_level("WARNING", logger="handlers.wechat"):
-        response = httpx.post(f"{server}/wechat", params=params, content=data)
+        response = httpx.post(f"{target(server, mode)}/wechat", params=params, content=data)
     assert response.status_code == 400
     assert _stored_messages(server) == before
     assert "wechat request refused (400)" in caplog.text

@@ -3,6 +3,7 @@ voice-to-text or a pinyin keyboard produce (资杀 for 自杀, 龙药 for 农药
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -67,6 +68,7 @@ class SoundAlikes:
 
     def __init__(self, latin: dict[str, str], terms: Iterable[str], exclude: Iterable[str]) -> None:
         self._latin = sorted(latin.items(), key=lambda kv: -len(kv[0]))
+        self._mixed = _mixed_pattern([hanzi for _, hanzi in self._latin])
         self._exclude = tuple(exclude)
         self._terms: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for term in terms:
@@ -85,6 +87,12 @@ class SoundAlikes:
             return replaced if replaced != run else m.group(0)
 
         return _LATIN_RUN.sub(convert, text)
+
+    def mixed_to_hanzi(self, text: str) -> str:
+        """`我想zi杀` / `自sha` / `bu想活了` -> the term: a term written part in pinyin, part in characters."""
+        if self._mixed is None:
+            return text
+        return self._mixed[0].sub(lambda m: self._mixed[1][m.lastgroup or ""], text)
 
     def fix_homophones(self, text: str) -> str:
         """Replace a span that sounds like a term when at least half its characters already are the term's."""
@@ -120,3 +128,26 @@ class SoundAlikes:
                 if m.start() < end and m.end() > start:
                     return True
         return False
+
+
+def _mixed_pattern(terms: Iterable[str]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """One regex for every mix of characters and toneless pinyin syllables of each term (at least one of
+    each), longest first; group names map back to the term. Pinyin parts must not touch other letters."""
+    variants: list[tuple[str, str]] = []
+    for term in dict.fromkeys(t for t in terms if 2 <= len(t) <= 5):
+        syllables = lazy_pinyin(term, style=Style.NORMAL)
+        if len(syllables) != len(term):
+            continue
+        for mask in itertools.product((False, True), repeat=len(term)):
+            if all(mask) or not any(mask):
+                continue
+            parts = [re.escape(syl) if latin else re.escape(ch) for ch, syl, latin in zip(term, syllables, mask)]
+            body = "[\\s'\\-]*".join(parts)
+            pattern = ("(?<![a-z])" if mask[0] else "") + body + ("(?![a-z])" if mask[-1] else "")
+            variants.append((pattern, term))
+    if not variants:
+        return None
+    variants.sort(key=lambda v: -len(v[1]))
+    names = {f"m{i}": term for i, (_, term) in enumerate(variants)}
+    regex = "|".join(f"(?P<m{i}>{pattern})" for i, (pattern, _) in enumerate(variants))
+    return re.compile(regex), names

@@ -16,7 +16,7 @@ from bot.safety.explain import explain
 from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
-from bot.safety.normalise import normalise
+from bot.safety.normalise import normalise, squeeze
 from bot.safety.risk_model import load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
@@ -24,6 +24,11 @@ from bot.safety.situation import conversation_situation
 from bot.safety.speaker import conversation_speaker
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
+# Matching time grows faster than the length of one long unpunctuated text, so a long message is read in
+# overlapping windows (a phrase or short sentence that straddles one boundary lies whole in the next window):
+# time then grows linearly with the length, and the whole message is always read.
+WINDOW_CHARS = 400
+WINDOW_STEP = 300
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,57 @@ class TurnAnalysis:
     signals: tuple[Signal, ...]
     guards: tuple[GuardHit, ...]
     passing: bool  # "…一会儿就好了", "虚惊一场": nothing for the semantic layer to raise
+    windows: tuple[str, ...] = ()  # the normalised windows of a long message, for the semantic layer
 
 
 def _key(s: Signal) -> tuple[str, int, int]:
     return (s.group, s.start, s.end)
 
 
+def windows(text: str) -> list[tuple[int, str]]:
+    """(offset, part) windows of WINDOW_CHARS overlapping by WINDOW_CHARS - WINDOW_STEP, covering all of `text`."""
+    if len(text) <= WINDOW_CHARS:
+        return [(0, text)]
+    starts = list(range(0, len(text) - WINDOW_CHARS, WINDOW_STEP)) + [len(text) - WINDOW_CHARS]
+    return [(start, text[start:start + WINDOW_CHARS]) for start in starts]
+
+
 @lru_cache(maxsize=2048)
 def analyse_turn(raw: str) -> TurnAnalysis:
     """Signals of one message on its own (cached: history turns come back with every new message)."""
-    lex = load_lexicon()
     text = normalise(raw)
+    parts = windows(text)
+    if len(parts) == 1:
+        return _analyse(text)
+    signals: list[Signal] = []
+    guards: list[GuardHit] = []
+    analysed = []
+    for offset, part in parts:
+        one = _analyse(part)
+        analysed.append(one)
+        guards.extend(g for g in one.guards if g not in guards)
+        for sig in one.signals:
+            moved = replace(sig, start=sig.start + offset, end=sig.end + offset)
+            if not any(s.group == moved.group and s.start < moved.end and moved.start < s.end for s in signals):
+                signals.append(moved)  # a phrase in the overlap of two windows counts once
+    return TurnAnalysis(text, tuple(signals), tuple(guards), all(a.passing for a in analysed),
+                        tuple(a.text for a in analysed if not a.passing and not a.guards))
+
+
+def _analyse(text: str) -> TurnAnalysis:
+    """Signals of one normalised text of at most a window's length, including words broken by punctuation
+    (read again without the separators between characters; only hits that span a removed separator count)."""
+    plain = _analyse_plain(text)
+    squeezed, joins = squeeze(text)
+    if not joins:
+        return plain
+    bridged = tuple(s for s in _analyse_plain(squeezed).signals if any(s.start < j < s.end for j in joins))
+    return replace(plain, signals=plain.signals + bridged) if bridged else plain
+
+
+def _analyse_plain(text: str) -> TurnAnalysis:
+    """Signals of one normalised text as it is written."""
+    lex = load_lexicon()
     absolute_text, absolute_hits = apply_guards(text, lex, "absolute")
     context_text, context_hits = apply_guards(absolute_text, lex, "context")
     unguarded = match_signals(absolute_text, lex)
@@ -88,8 +133,11 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         raised, lowered = combine(decision, scores, guarded=bool(current.guards))
     elif semantic and decision.level == "green":
         # Without the model, the embedding is for what the lexicon missed entirely.
-        quiet = bool(current.guards) or current.passing
-        semantic_raise(decision, current.text, earlier_texts, guarded=quiet)
+        if not current.windows:
+            semantic_raise(decision, current.text, earlier_texts, guarded=bool(current.guards) or current.passing)
+        for part in current.windows:  # a long message: each window without a guard or an all-clear
+            if decision.level == "green":
+                semantic_raise(decision, part, earlier_texts, guarded=False)
     speaker = choose_speaker(conversation_speaker(current.text, earlier_texts), scores)
     if speaker == "child":
         _child_owns_the_words(decision)

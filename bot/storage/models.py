@@ -46,6 +46,8 @@ class Message(Base):
     grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     sources: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # Pseudonym of the client address of an inbound web/api message (per-address rate limit; migration 0005).
+    origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class Case(Base):
@@ -71,6 +73,10 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sla_breach_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Flood control (migration 0005_channel_security, bot/case_flood.py): a pseudonym of the client address
+    # that opened the case, and whether the case groups the excess of a flood for a supervisor.
+    origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    flood: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CaseEvent(Base):
@@ -93,6 +99,16 @@ class WechatToken(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WechatNonce(Base):
+    """A nonce of a signed WeChat request, refused with another request within the replay window (bot/wechat/nonces.py)."""
+
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # the request it came with (bot.wechat.nonces.request_digest)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class WechatFollower(Base):

@@ -169,6 +169,13 @@ def _blocked(settings: Settings, row: WechatOutbox) -> str | None:
     return None
 
 
+def _describe(exc: Exception) -> str:
+    """What went wrong, without the request URL a requests exception carries (it may hold the AppSecret)."""
+    if isinstance(exc, WeChatClientException):
+        return f"{exc.errcode}: {exc.errmsg}"
+    return type(exc).__name__
+
+
 def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) -> str:
     """Delivers one claimed row; returns the outcome (sent, retry, undeliverable, stopped, failed)."""
     with session_scope(settings) as session:
@@ -184,12 +191,13 @@ def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) ->
         try:
             client.send_typing(row.openid)
         except (WeChatClientException, requests.RequestException) as exc:  # typing is a courtesy only
-            log.info("typing indicator not sent to outbox row %s: %s", row_id, exc)
+            # The exception's text holds the request URL (with `secret=` on a token fetch): never log it whole.
+            log.info("typing indicator not sent to outbox row %s: %s", row_id, _describe(exc))
     _mark_sending(settings, row_id)
     try:
         client.send_text(row.openid, row.text)
     except WeChatClientException as exc:
-        error = f"{exc.errcode}: {exc.errmsg}"
+        error = _describe(exc)
         if exc.errcode in UNREACHABLE:
             _finish(settings, row_id, "undeliverable", error, flag=True)
             return "undeliverable"
@@ -199,8 +207,8 @@ def deliver_one(settings: Settings, client: TongbanWeChatClient, row_id: int) ->
         log.warning("outbox row %s not delivered (%s); will retry", row_id, error)
         return _retry_later(settings, row_id, error)
     except requests.RequestException as exc:
-        log.warning("outbox row %s: WeChat API unreachable (%s); will retry", row_id, type(exc).__name__)
-        return _retry_later(settings, row_id, type(exc).__name__)
+        log.warning("outbox row %s: WeChat API unreachable (%s); will retry", row_id, _describe(exc))
+        return _retry_later(settings, row_id, _describe(exc))
     _finish(settings, row_id, "sent")
     return "sent"
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+# The api channel (POST /api/chat with a user_id) needs an API key: every test server has this one.
+TEST_API_KEY = "tongban-test-api-key-0123456789"
+API_HEADERS = {"Authorization": f"Bearer {TEST_API_KEY}"}
+
 
 def serve_app(settings, index):  # type: ignore[no-untyped-def]
     """Starts the real app under uvicorn on 127.0.0.1 in a thread; yields its base URL (a generator for fixtures)."""
@@ -14,6 +18,8 @@ def serve_app(settings, index):  # type: ignore[no-untyped-def]
     from handlers.app import create_app
     from tests.conftest import free_port
 
+    if not settings.api_key:
+        settings = settings.model_copy(update={"api_key": TEST_API_KEY})
     app = create_app(settings)
     app.state.conversation = Conversation(settings, index=index)  # share the session's loaded index
     port = free_port()
