@@ -126,13 +126,16 @@ def main() -> None:
     pool += ["你好", "谢谢", "那要注意什么", "要去几次", "明天天气怎么样"]
     random.Random(11).shuffle(pool)
     ids = itertools.count(1)
-    process, url = start_server(settings, args.workers)
+    server_log = (scratch / "server.log").open("wb")
+    process, url = start_server(settings, args.workers, server_log)
     try:
         run_level(url, pool, 4, 40, ids)  # warm-up: loads the index, embedder and composer
         results = [run_level(url, pool, clients, args.messages, ids) for clients in (1, 8, 32)]
     finally:
         process.terminate()
         process.wait(30)
+        server_log.close()
+    logged = (scratch / "server.log").read_text("utf-8", errors="replace")
     with session_scope(settings) as session:
         inbound = session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
         keys = session.scalar(select(func.count(func.distinct(Message.msg_key))).where(Message.direction == "in"))
@@ -150,6 +153,8 @@ def main() -> None:
         for problem in sorted(set(r["errors"]))[:5]:
             print(f"        error: {problem}")
     print(f"inbound rows {inbound} for {sent} messages; distinct msg keys {keys}; duplicates {inbound - keys}")
+    print(f"server log: {logged.count('database is locked')} 'database is locked', "
+          f"{logged.count('spooled')} spooled messages")
     print("busy = passive busy text because the answer missed the 4.5 s deadline (the answer is still stored)")
     if any(r["errors"] for r in results) or inbound != sent or keys != sent:
         sys.exit(1)
