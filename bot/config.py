@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     console_trust_proxy: bool = Field(default=False, description="Believe X-Forwarded-Proto/For from a proxy.")
     console_base_url: str = Field(default="", description="Public console URL for links in alerts.")
     console_poll_seconds: float = 3.0
+    console_queue_page_size: int = 100
     sla_check_seconds: float = 60.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
