@@ -160,23 +160,39 @@ def highlight(text: str, evidence: list[str]) -> list[tuple[str, bool]]:
     return [(piece, marked) for piece, marked in pieces if piece]
 
 
+def viewable_messages(session: Session, case: Case, actor: Actor) -> tuple[list[Message], list[Case], int]:
+    """The user's messages the actor may read: those of cases they may open, and those in no case (the
+    conversation around them); plus the user's other cases they may open, and how many messages are hidden
+    (replies, phone numbers and the family's words in cases of someone else's stay in those cases)."""
+    others = list(session.scalars(select(Case).where(Case.user_id == case.user_id, Case.id != case.id)
+                                  .order_by(Case.id.desc())))
+    earlier = [other for other in others if can_view(actor, other)]
+    allowed = [case.id, *(other.id for other in earlier)]
+    mine = or_(Message.case_id.is_(None), Message.case_id.in_(allowed))
+    messages = list(session.scalars(select(Message).where(Message.user_id == case.user_id, mine).order_by(Message.id)))
+    hidden = session.scalar(select(func.count()).select_from(Message)
+                            .where(Message.user_id == case.user_id, ~mine)) or 0
+    return messages, earlier, int(hidden)
+
+
 def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) -> dict:
     """Everything the case page shows (numbers unmasked: the caller audits the view)."""
     user = session.get(ChannelUser, case.user_id)
-    messages = list(session.scalars(select(Message).where(Message.user_id == user.id).order_by(Message.id)))
+    messages, earlier, hidden = viewable_messages(session, case, actor)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
-    authors = {e.payload.get("message_id"): e.payload.get("by") for e in events if e.kind == "reply"}
+    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
+        [case.id, *(other.id for other in earlier)])))
+    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
     states = delivery_states(session, case.id)
     transcript = [{
         "id": m.id, "direction": m.direction, "at": aware(m.created_at), "level": m.level,
         "in_case": m.case_id == case.id, "pieces": highlight(m.text, list(case.evidence or []) if m.direction == "in" else []),
         "by": authors.get(m.id), "delivery": states.get(outbox_key(case.id, m.id)),
     } for m in messages]
-    earlier = [c for c in session.scalars(select(Case).where(Case.user_id == user.id, Case.id != case.id)
-                                          .order_by(Case.id.desc())) if can_view(actor, c)]
     accounts = list(session.scalars(select(Account).where(Account.active.is_(True)).order_by(Account.username)))
     return {
-        "case": case, "user": user, "transcript": transcript, "events": events, "earlier": earlier,
+        "case": case, "user": user, "transcript": transcript, "hidden_messages": hidden, "events": events,
+        "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
         "deadline": sla_deadline(case, settings),
         "referrals": list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))),
