@@ -20,7 +20,7 @@ from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
 from handlers import console_actions, console_admin, console_auth
-from handlers.console_auth import Ctx, current, render
+from handlers.console_auth import Ctx, current, current_polling, render
 from handlers.console_guard import CaseId, ConsoleRoute, parse_id
 
 
@@ -67,8 +67,8 @@ async def queue_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLRespo
 
 
 @router.get("/console/queue/rows", response_class=HTMLResponse)
-async def queue_rows_fragment(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
-    """The queue body alone, fetched by the page every few seconds."""
+async def queue_rows_fragment(request: Request, ctx: Ctx = Depends(current_polling)) -> HTMLResponse:
+    """The queue body alone, fetched by the page every few seconds (not counted as activity)."""
     data = await run_in_threadpool(_queue, ctx, _filters(request))
     return render(request, "console/_queue_rows.html", ctx, page_query=_without_page(request), **data)
 

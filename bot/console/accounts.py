@@ -157,9 +157,11 @@ def start_session(session: Session, account: Account, ip: str) -> tuple[str, str
     return token, csrf
 
 
-def load_session(session: Session, token: str, idle: dt.timedelta,
-                 now: dt.datetime | None = None) -> tuple[ConsoleSession, Account] | None:
-    """The live session and its account, touching it; None (and the row deleted) after `idle` of silence."""
+def load_session(session: Session, token: str, idle: dt.timedelta, lifetime: dt.timedelta,
+                 now: dt.datetime | None = None, touch: bool = True) -> tuple[ConsoleSession, Account] | None:
+    """The live session and its account; None (and the row deleted) after `idle` of silence or `lifetime`
+    since login, whatever the activity. `touch` marks activity: polling passes False, so an open queue page
+    alone never keeps a session alive."""
     if not token:
         return None
     now = now or utcnow()
@@ -167,10 +169,12 @@ def load_session(session: Session, token: str, idle: dt.timedelta,
     if row is None:
         return None
     account = session.get(Account, row.account_id)
-    if account is None or not account.active or now - aware(row.last_seen_at) > idle:
+    if (account is None or not account.active or now - aware(row.last_seen_at) > idle
+            or now - aware(row.created_at) > lifetime):
         session.delete(row)
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return row, account
 
 
