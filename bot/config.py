@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     sla_yellow_hours: int = 24
     console_idle_minutes: int = 30
     console_session_hours: float = 12.0
+    console_ip_free_failures: int = 5
+    console_ip_backoff_seconds: float = 30.0
     console_trust_proxy: bool = Field(default=False, description="Believe X-Forwarded-Proto/For from a proxy.")
     console_base_url: str = Field(default="", description="Public console URL for links in alerts.")
     console_poll_seconds: float = 3.0

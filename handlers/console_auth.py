@@ -18,7 +18,9 @@ from fastapi.templating import Jinja2Templates
 
 from bot.case_workflow import Actor, labels
 from bot.config import Settings
-from bot.console.accounts import LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of
+from bot.console.accounts import (LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of,
+                                  throttled)
+from bot.console.login_guard import ip_wait
 from bot.console.audit import audit
 from bot.storage.db import session_scope
 from handlers.console_guard import COOKIE, ConsoleRoute, audit_refusal, client_ip, session_limits, settings_of
@@ -115,6 +117,10 @@ def _login(settings: Settings, username: str, password: str, ip: str, old_token:
     """The new session's cookie token; LoginRefused otherwise (both audited). A session the browser already
     had is ended: every login gets a fresh id."""
     with session_scope(settings) as session:
+        if (wait := ip_wait(session, settings, ip)) > dt.timedelta(0):  # refused unchecked: no guess is tried
+            audit(session, None, "login_throttled", detail={"username": username[:64]}, ip=ip)
+            session.commit()
+            raise throttled(wait)
         try:
             account = authenticate(session, username, password)
         except LoginRefused as exc:
