@@ -1,6 +1,6 @@
 """Console sign-in: login/logout, the session cookie, CSRF checks, and the `current` dependency.
 
-Cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (X-Forwarded-Proto only when the proxy is trusted),
+Cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (X-Forwarded-Proto only from TONGBAN_TRUSTED_PROXIES),
 server-side session with an idle timeout (polling is not activity) and an absolute lifetime; a new session id at every login (no fixation).
 """
 
@@ -51,8 +51,7 @@ class Ctx:
 
 
 def is_https(request: Request) -> bool:
-    if settings_of(request).console_trust_proxy and request.headers.get("x-forwarded-proto"):
-        return request.headers["x-forwarded-proto"].split(",")[0].strip() == "https"
+    """The scheme the browser used (X-Forwarded-Proto counts only from a trusted proxy: handlers.forwarded)."""
     return request.url.scheme == "https"
 
 

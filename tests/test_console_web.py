@@ -56,7 +56,7 @@ def test_login_sets_a_strict_httponly_cookie_and_a_new_session_id(server: Server
 
 
 def test_secure_cookie_behind_a_trusted_https_proxy(tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", console_trust_proxy=True, sla_check_seconds=3600)
+    settings = Settings(data_dir=tmp_path / "var", trusted_proxies="127.0.0.1", sla_check_seconds=3600)
     upgrade(settings)
     add_account(settings, "proxied")
     for url in serve_app(settings, None):
