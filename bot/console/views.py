@@ -11,6 +11,7 @@ from sqlalchemy import String, and_, case as when, cast, false, func, or_, selec
 from sqlalchemy.orm import Session
 
 from bot.case_workflow import Actor, can_view
+from bot.cases import normalise_ref
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.console.replies import delivery_states, outbox_key, reply_window
@@ -67,6 +68,7 @@ class QueueFilters:
     mine: bool = False
     overdue: bool = False
     page: int = 1
+    ref: str = ""  # a case number or public reference: that case alone, in any status
 
 
 @dataclass
@@ -92,6 +94,11 @@ def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
 def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: ignore[no-untyped-def]
     """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases."""
     query = select(Case).where(visible_filter(actor))
+    if filters.ref:
+        wanted = [Case.public_ref == ref] if (ref := normalise_ref(filters.ref)) else []
+        if (number := filters.ref.strip().lstrip("#")).isascii() and number.isdigit() and len(number) <= 9:
+            wanted.append(Case.id == int(number))
+        return query.where(or_(*wanted) if wanted else false())
     query = query.where(Case.status == filters.status) if filters.status else query.where(Case.status.in_(OPEN))
     if filters.severity:
         query = query.where(Case.severity == filters.severity)
@@ -129,7 +136,7 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
     rows = [{
-        "id": case.id, "severity": case.severity, "categories": list(case.categories or []),
+        "id": case.id, "ref": case.public_ref, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
