@@ -153,7 +153,8 @@ def test_script_payloads_are_escaped_on_every_page_and_neutralised_in_the_csv(se
     settings = server.settings
     chat = httpx.post(f"{server}/api/chat", json={"user_id": "xss-visitor", "text": XSS + "我不想活了"}, timeout=30)
     assert chat.status_code == 200 and chat.json()["level"] == "red"
-    case_id = chat.json()["case_id"]
+    with session_scope(settings) as session:  # the family gets the public reference; the console uses the id
+        case_id = session.scalar(select(Case.id).where(Case.public_ref == chat.json()["case_id"]))
     add_account(settings, "root", role="admin", teams=())
     add_account(settings, "boss", role="supervisor", teams=())
     root, _ = login(server, "root")
