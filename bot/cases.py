@@ -6,19 +6,24 @@ before any reply is built (persist before you reply).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.case_flood import FLOOD_CATEGORY_REASON, FloodLimit, flooded, open_flood_case
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.safety import Triage
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, utcnow
+from bot.config import Settings
+from bot.storage.db import session_scope
+from bot.storage.models import Case, CaseEvent, ChannelUser, Message, PUBLIC_REF_ALPHABET, new_public_ref, utcnow
 
+log = logging.getLogger(__name__)
 OPEN_STATUSES = ("open", "claimed", "in_progress", "follow_up")
 MANDATORY_REPORT_CATEGORIES = frozenset({"abuse", "sexual_abuse"})
 
@@ -58,13 +63,40 @@ def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | 
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
+    """The conversation leading to a new case; messages of the user's earlier cases stay in those cases (whoever
+    may open this one may not be allowed to open them)."""
     rows = session.execute(
         select(Message.direction, Message.text, Message.created_at)
-        .where(Message.user_id == user_id)
+        .where(Message.user_id == user_id, Message.case_id.is_(None))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     ).all()
     return [{"direction": d, "text": t, "at": c.isoformat()} for d, t, c in reversed(rows)]
+
+
+def unused_public_ref(session: Session) -> str:
+    """A random reference no case has yet (the unique constraint is the last word in a race)."""
+    while session.scalar(select(Case.id).where(Case.public_ref == (ref := new_public_ref()))) is not None:
+        pass
+    return ref
+
+
+def normalise_ref(text: str) -> str:
+    """What a person types for a reference ('#k7m3-qx9p ') in the stored form, or "" if it cannot be one."""
+    ref = "".join(ch for ch in text.upper() if ch not in " #-")
+    return ref if ref and len(ref) <= 16 and all(ch in PUBLIC_REF_ALPHABET for ch in ref) else ""
+
+
+def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
+    """The reference a family may see for a case (None without a case): never the sequential id."""
+    if case_id is None:
+        return None
+    try:
+        with session_scope(settings) as session:
+            return session.scalar(select(Case.public_ref).where(Case.id == case_id))
+    except (SQLAlchemyError, StorageError) as exc:  # the reply (already built) must still go out
+        log.warning("case reference not read (%s): the reply goes without it", type(exc).__name__)
+        return None
 
 
 def open_case_for(session: Session, user_id: int) -> Case | None:
@@ -85,6 +117,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         return _join_flood(session, user, message, triage, teams_file, origin)
     if case is None:
         case = Case(
+            public_ref=unused_public_ref(session),
             user_id=user.id,
             channel=user.channel,
             severity=triage.level,

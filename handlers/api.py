@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from bot.case_flood import origin_ref
+from bot.cases import public_ref_of
 from bot.pipeline import Conversation, Inbound
 from bot.prompts import prompt_text
 from bot.rate_limit import held_back
@@ -47,7 +48,7 @@ class ChatResponse(BaseModel):
     reply: str
     sources: list[SourceOut]
     level: str = Field(description="green | yellow | red")
-    case_id: int | None
+    case_id: str | None = Field(description="The case's public reference (random, never the sequential number).")
 
 
 class ErrorOut(BaseModel):
@@ -98,5 +99,6 @@ async def chat(body: ChatRequest, request: Request, convo: Conversation = Depend
                                settings.web_rate_limit_per_ip_per_minute):
         return ChatResponse(reply=prompt_text("replies/rate_limited.txt"), sources=[], level="green", case_id=None)
     outcome = await run_in_threadpool(convo.handle, inbound)
+    case_ref = await run_in_threadpool(public_ref_of, request.app.state.settings, outcome.case_id)
     return ChatResponse(reply=outcome.reply_text, sources=[SourceOut(**s) for s in outcome.sources],
-                        level=outcome.level, case_id=outcome.case_id)
+                        level=outcome.level, case_id=case_ref)

@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from handlers.api import router as api_router
     from handlers.console import router as console_router
     from handlers.limits import BodyLimit, validation_error
+    from handlers.forwarded import TrustedProxyMiddleware
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
     from handlers.webchat import STATIC_DIR
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, own_caps=("/console",))
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_middleware(TrustedProxyMiddleware, trusted_proxies=settings.trusted_proxies)  # outermost: runs first
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

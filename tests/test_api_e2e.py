@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import re
+
 import httpx
 import pytest
 
 from bot.config import Settings
+from bot.storage.models import PUBLIC_REF_ALPHABET
 from tests.fakes.app_server import API_HEADERS, serve_app
 
 
@@ -32,7 +35,7 @@ def test_chat_red_message_returns_a_case(server: str) -> None:
     response = httpx.post(f"{server}/api/chat", json={"user_id": "web-2", "text": "孙女说活着太累了，今晚就跳河"},
                           headers=API_HEADERS, timeout=30)
     body = response.json()
-    assert body["level"] == "red" and isinstance(body["case_id"], int)
+    assert body["level"] == "red" and re.fullmatch(f"[{PUBLIC_REF_ALPHABET}]{{8}}", body["case_id"])
     assert "12356" in body["reply"]
 
 

@@ -76,7 +76,7 @@ def _chat(base: str, user: str, text: str) -> dict:
 def test_postgres_stopped_mid_run(pg_server: tuple[str, Settings]) -> None:
     base, settings = pg_server
     before = _chat(base, "family-before", "孩子说活着没意思，想从楼上跳下去")
-    assert before["level"] == "red" and isinstance(before["case_id"], int)
+    assert before["level"] == "red" and isinstance(before["case_id"], str)
 
     _postgres("stop")
     try:

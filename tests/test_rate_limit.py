@@ -28,7 +28,7 @@ def test_over_the_limit_green_waits_and_red_goes_through(server: str) -> None:
         replies = [web.post("/api/chat", json={"text": f"孩子第{i}颗牙松了怎么办"}).json()["reply"] for i in range(4)]
         assert limited not in replies[:3] and replies[3] == limited
         red = web.post("/api/chat", json={"text": "孩子说不想活了，已经爬到窗台上"}).json()
-        assert red["level"] == "red" and "12356" in red["reply"] and isinstance(red["case_id"], int)
+        assert red["level"] == "red" and "12356" in red["reply"] and isinstance(red["case_id"], str)
     other = httpx.post(f"{server}/api/chat", json={"user_id": "someone-else", "text": "孩子牙松了怎么办"},
                        headers=API_HEADERS, timeout=30)
     assert other.json()["reply"] != limited  # the limit is per visitor

@@ -96,10 +96,11 @@ def test_resent_message_is_answered_once(visitor: httpx.Client, db_settings: Set
 
 def test_red_message_opens_a_case_on_the_web_channel(visitor: httpx.Client, db_settings: Settings) -> None:
     body = visitor.post("/api/chat", json={"text": RED_TEXT}).json()
-    assert body["level"] == "red" and isinstance(body["case_id"], int) and "12356" in body["reply"]
+    assert body["level"] == "red" and "12356" in body["reply"]
+    assert not body["case_id"].isdigit()  # the family sees the public reference, never the sequential number
     assert [m["level"] for m in visitor.get("/api/chat/history").json()["messages"]] == ["red", "red"]
     with session_scope(db_settings) as session:
-        case = session.get(Case, body["case_id"])
+        case = session.scalar(select(Case).where(Case.public_ref == body["case_id"]))
         assert case is not None and case.channel == "web" and case.severity == "red"
         user = session.get(ChannelUser, case.user_id)
         assert user is not None and user.external_id == visitor_part(visitor.cookies[COOKIE_NAME])

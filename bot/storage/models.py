@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -10,6 +11,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# Case references the family sees: no 0/O, 1/I/L, U (read aloud or typed from a phone without mistakes).
+PUBLIC_REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+PUBLIC_REF_LENGTH = 8
+
+
+def new_public_ref() -> str:
+    """A random case reference (30^8 ≈ 6.6e11 values): it says nothing about how many cases there are."""
+    return "".join(secrets.choice(PUBLIC_REF_ALPHABET) for _ in range(PUBLIC_REF_LENGTH))
 
 
 class Base(DeclarativeBase):
@@ -77,6 +88,8 @@ class Case(Base):
     # that opened the case, and whether the case groups the excess of a flood for a supervisor.
     origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     flood: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The only case number families see (migration 0006_case_public_ref); `id` stays inside the console.
+    public_ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_public_ref)
 
 
 class CaseEvent(Base):
