@@ -94,6 +94,13 @@ class RiskModel:
         self.heads: dict[str, Any] = artifact["heads"]
         self.thresholds: dict[str, float] = artifact["thresholds"]
         self.meta: dict[str, Any] = artifact.get("meta", {})
+        # The same arithmetic as vectorizer.transform + predict_proba without scikit-learn's per-call input
+        # checks, which cost more than the sums themselves for one short message (tested to agree).
+        self._analyse = self.vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = self.vectorizer.vocabulary_
+        self._idf = np.asarray(self.vectorizer.idf_, dtype=np.float32)
+        self._weights = {head: (np.ascontiguousarray(clf.coef_.T, dtype=np.float32),
+                                np.asarray(clf.intercept_, dtype=np.float32)) for head, clf in self.heads.items()}
 
     def level_for(self, p_red: float, p_risk: float) -> str:
         if p_red >= self.thresholds["red"]:
@@ -101,8 +108,31 @@ class RiskModel:
         return "yellow" if p_risk >= self.thresholds["risk"] else "green"
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        features = self.vectorizer.transform([normalise(t) for t in texts])
-        return {head: clf.predict_proba(features) for head, clf in self.heads.items()}
+        """Per head, one row of class probabilities per text (classes in `heads[head].classes_` order)."""
+        rows = [self._features(normalise(t)) for t in texts]
+        out = {}
+        for head, (weights, intercept) in self._weights.items():
+            logits = np.stack([values @ weights[indices] for indices, values in rows]) + intercept
+            if logits.shape[1] == 1:  # a two-class head: one logit for the second class
+                second = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+                out[head] = np.stack([1.0 - second, second], axis=1)
+            else:
+                logits -= logits.max(axis=1, keepdims=True)
+                exp = np.exp(logits)
+                out[head] = exp / exp.sum(axis=1, keepdims=True)
+        return out
+
+    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear tf-idf with l2 norm, as the fitted vectorizer computes it: (indices, values)."""
+        counts: dict[int, int] = {}
+        for gram in self._analyse(text):
+            index = self._vocabulary.get(gram)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * self._idf[indices]
+        norm = float(np.sqrt(values @ values))
+        return indices, (values / norm if norm else values).astype(np.float32)
 
     def score(self, text: str, history: Sequence[str] = ()) -> RiskScores:
         """Scores `text` after `history` (earlier user turns, oldest first)."""

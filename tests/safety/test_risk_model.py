@@ -140,3 +140,15 @@ def test_model_probabilities_travel_with_the_triage() -> None:
 
 def test_rules_only_mode_skips_the_model() -> None:
     assert triage("孙子把绳子挂在房梁上，被我看见了", learned=False).scores is None
+
+
+def test_fast_scoring_agrees_with_scikit_learn() -> None:
+    from bot.safety.normalise import normalise
+
+    model = load_risk_model()
+    assert model is not None
+    texts = ["孙子掉河里了", "娃儿近视咋办", "", "🙂🙂", "wo bu xiang huo le", "我是奶奶，孙子8岁，最近不爱吃饭"]
+    fast = model.probabilities(texts)
+    features = model.vectorizer.transform([normalise(t) for t in texts])
+    for head, classifier in model.heads.items():
+        assert abs(classifier.predict_proba(features) - fast[head]).max() < 1e-5
