@@ -57,9 +57,11 @@ def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | 
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
+    """The conversation leading to a new case; messages of the user's earlier cases stay in those cases (whoever
+    may open this one may not be allowed to open them)."""
     rows = session.execute(
         select(Message.direction, Message.text, Message.created_at)
-        .where(Message.user_id == user_id)
+        .where(Message.user_id == user_id, Message.case_id.is_(None))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     ).all()

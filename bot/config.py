@@ -65,9 +65,12 @@ class Settings(BaseSettings):
     sla_red_minutes: int = 15
     sla_yellow_hours: int = 24
     console_idle_minutes: int = 30
-    console_trust_proxy: bool = Field(default=False, description="Believe X-Forwarded-Proto/For from a proxy.")
+    console_session_hours: float = 12.0
+    console_ip_free_failures: int = 5
+    console_ip_backoff_seconds: float = 30.0
     console_base_url: str = Field(default="", description="Public console URL for links in alerts.")
     console_poll_seconds: float = 3.0
+    console_queue_page_size: int = 100
     sla_check_seconds: float = 60.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
@@ -87,8 +90,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # Proxies whose X-Forwarded-For/-Proto are believed (nginx in deploy/ runs on the same host or network).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs or networks, comma-separated; empty = none,
+    # the socket peer is the client). handlers/forwarded.py takes the rightmost entry that is not one of them.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -38,8 +38,7 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
         workers=worker_count,
         log_config=logging_config(settings.log_level, settings.log_format),
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        proxy_headers=False,  # handlers.forwarded believes X-Forwarded-* from TONGBAN_TRUSTED_PROXIES only
     )
 
 

@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from handlers.api import router as api_router
     from handlers.console import router as console_router
+    from handlers.forwarded import TrustedProxyMiddleware
     from handlers.observability import RequestContext
     from handlers.observability import router as operations_router
     from handlers.webchat import STATIC_DIR
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContext)
+    app.add_middleware(TrustedProxyMiddleware, trusted_proxies=settings.trusted_proxies)  # outermost: runs first
 
     @app.exception_handler(TongbanError)
     async def tongban_error(_: Request, exc: TongbanError) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,8 +20,8 @@ from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
 from handlers import console_actions, console_admin, console_auth
-from handlers.console_auth import Ctx, current, render
-from handlers.console_guard import CaseId, ConsoleRoute
+from handlers.console_auth import Ctx, current, current_polling, render
+from handlers.console_guard import CaseId, ConsoleRoute, parse_id
 
 
 @asynccontextmanager
@@ -41,13 +42,18 @@ router.include_router(console_admin.router)
 def _filters(request: Request) -> QueueFilters:
     q = request.query_params
     return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
-                        mine=q.get("mine") == "1", overdue=q.get("overdue") == "1")
+                        mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1)
+
+
+def _without_page(request: Request) -> str:
+    """The queue's query string without `page`, for the page links."""
+    return urlencode([(key, value) for key, value in request.query_params.multi_items() if key != "page"])
 
 
 def _queue(ctx: Ctx, filters: QueueFilters) -> dict:
     with session_scope(ctx.settings) as session:
         now = utcnow()
-        return {"rows": queue_rows(session, ctx.actor, ctx.settings, filters, now),
+        return {"queue": queue_rows(session, ctx.actor, ctx.settings, filters, now),
                 "due": due_follow_ups(session, ctx.actor, beijing_today())}
 
 
@@ -56,14 +62,15 @@ async def queue_page(request: Request, ctx: Ctx = Depends(current)) -> HTMLRespo
     filters = _filters(request)
     data = await run_in_threadpool(_queue, ctx, filters)
     return render(request, "console/queue.html", ctx, filters=filters, query=request.url.query,
+                  page_query=_without_page(request),
                   poll_ms=int(ctx.settings.console_poll_seconds * 1000), **data)
 
 
 @router.get("/console/queue/rows", response_class=HTMLResponse)
-async def queue_rows_fragment(request: Request, ctx: Ctx = Depends(current)) -> HTMLResponse:
-    """The queue body alone, fetched by the page every few seconds."""
+async def queue_rows_fragment(request: Request, ctx: Ctx = Depends(current_polling)) -> HTMLResponse:
+    """The queue body alone, fetched by the page every few seconds (not counted as activity)."""
     data = await run_in_threadpool(_queue, ctx, _filters(request))
-    return render(request, "console/_queue_rows.html", ctx, **data)
+    return render(request, "console/_queue_rows.html", ctx, page_query=_without_page(request), **data)
 
 
 def _case_page(ctx: Ctx, case_id: int) -> dict:

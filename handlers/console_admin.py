@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from bot.console.accounts import (AccountError, at_least, create_account, find_account, generate_password,
-                                  set_password, teams_of)
+                                  set_password, teams_of, unlock)
+from bot.console.login_guard import unlock_ip, waiting_ips
 from bot.console.audit import audit, audit_entries
 from bot.console.reports import beijing_today, cases_csv, report
 from bot.storage.db import session_scope
@@ -97,6 +98,7 @@ def _accounts(ctx: Ctx) -> dict:
     with session_scope(ctx.settings) as session:
         accounts = list(session.scalars(select(Account).order_by(Account.username)))
         return {"accounts": accounts, "teams": list(session.scalars(select(Team).order_by(Team.key))),
+                "waiting_ips": waiting_ips(session, ctx.settings),
                 "memberships": {a.id: sorted(teams_of(session, a.id)) for a in accounts}}
 
 
@@ -111,6 +113,11 @@ def _change_account(ctx: Ctx, form: dict[str, str], teams: list[str]) -> str:
     """Creates an account or changes one; returns a newly generated password to show once (or "")."""
     with session_scope(ctx.settings) as session:
         action, password = form.get("action", ""), ""
+        if action == "unlock_ip":
+            if not form.get("ip", "").strip():
+                raise AccountError("请填写 IP 地址 / give the address")
+            unlock_ip(session, form["ip"].strip(), ctx.actor.account, ctx.actor.ip)
+            return ""
         if action == "create":
             password = generate_password()
             account = create_account(session, form.get("username", "").strip(), password,
@@ -125,6 +132,8 @@ def _change_account(ctx: Ctx, form: dict[str, str], teams: list[str]) -> str:
                 account.on_call = not account.on_call
             elif action == "toggle_active":
                 account.active = not account.active
+            elif action == "unlock":
+                unlock(account)
             else:
                 raise AccountError(f"unknown action {action!r}")
         audit(session, ctx.actor.account, f"user_{action}", detail={"username": account.username}, ip=ctx.actor.ip)

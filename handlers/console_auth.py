@@ -1,7 +1,7 @@
 """Console sign-in: login/logout, the session cookie, CSRF checks, and the `current` dependency.
 
-Cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (X-Forwarded-Proto only when the proxy is trusted),
-server-side session with an idle timeout; a new session id at every login (no fixation).
+Cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (X-Forwarded-Proto only from TONGBAN_TRUSTED_PROXIES),
+server-side session with an idle timeout (polling is not activity) and an absolute lifetime; a new session id at every login (no fixation).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from fastapi.templating import Jinja2Templates
 
 from bot.case_workflow import Actor, labels
 from bot.config import Settings
-from bot.console.accounts import LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of
+from bot.console.accounts import (LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of,
+                                  throttled)
+from bot.console.login_guard import ip_wait
 from bot.console.audit import audit
 from bot.storage.db import session_scope
-from handlers.console_guard import COOKIE, ConsoleRoute, audit_refusal, client_ip, settings_of
+from handlers.console_guard import COOKIE, ConsoleRoute, audit_refusal, client_ip, session_limits, settings_of
 
 LOGIN_CSRF_COOKIE = "tongban_login_csrf"
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -49,26 +51,36 @@ class Ctx:
 
 
 def is_https(request: Request) -> bool:
-    if settings_of(request).console_trust_proxy and request.headers.get("x-forwarded-proto"):
-        return request.headers["x-forwarded-proto"].split(",")[0].strip() == "https"
+    """The scheme the browser used (X-Forwarded-Proto counts only from a trusted proxy: handlers.forwarded)."""
     return request.url.scheme == "https"
 
 
-def _load(settings: Settings, token: str, ip: str) -> Ctx | None:
+def _load(settings: Settings, token: str, ip: str, touch: bool) -> Ctx | None:
     with session_scope(settings) as session:
-        found = load_session(session, token, dt.timedelta(minutes=settings.console_idle_minutes))
+        found = load_session(session, token, *session_limits(settings), touch=touch)
         if found is None:
             return None
         row, account = found
         return Ctx(Actor(account, teams_of(session, account.id), ip), row.csrf_token, settings)
 
 
-async def current(request: Request) -> Ctx:
-    """FastAPI dependency: the signed-in context, or a redirect to /console/login."""
-    ctx = await run_in_threadpool(_load, settings_of(request), request.cookies.get(COOKIE, ""), client_ip(request))
+async def _signed_in(request: Request, touch: bool) -> Ctx:
+    ctx = await run_in_threadpool(_load, settings_of(request), request.cookies.get(COOKIE, ""), client_ip(request),
+                                  touch)
     if ctx is None:  # the 303 sends browsers to the login page; polling scripts see it and reload
         raise HTTPException(status_code=303, detail="login required", headers={"Location": "/console/login"})
     return ctx
+
+
+async def current(request: Request) -> Ctx:
+    """FastAPI dependency: the signed-in context (the request counts as activity), or a redirect to login."""
+    return await _signed_in(request, touch=True)
+
+
+async def current_polling(request: Request) -> Ctx:
+    """`current` for a page's periodic refresh: checks the session without counting as activity, so a queue
+    left open on a shared computer still signs out after the idle timeout."""
+    return await _signed_in(request, touch=False)
 
 
 def same_token(given: str, expected: str) -> bool:
@@ -104,6 +116,10 @@ def _login(settings: Settings, username: str, password: str, ip: str, old_token:
     """The new session's cookie token; LoginRefused otherwise (both audited). A session the browser already
     had is ended: every login gets a fresh id."""
     with session_scope(settings) as session:
+        if (wait := ip_wait(session, settings, ip)) > dt.timedelta(0):  # refused unchecked: no guess is tried
+            audit(session, None, "login_throttled", detail={"username": username[:64]}, ip=ip)
+            session.commit()
+            raise throttled(wait)
         try:
             account = authenticate(session, username, password)
         except LoginRefused as exc:

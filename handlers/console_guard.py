@@ -55,16 +55,19 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def session_limits(settings: Settings) -> tuple[dt.timedelta, dt.timedelta]:
+    """(idle timeout, absolute lifetime) of a console session."""
+    return dt.timedelta(minutes=settings.console_idle_minutes), dt.timedelta(hours=settings.console_session_hours)
+
+
 def client_ip(request: Request) -> str:
-    forwarded = request.headers.get("x-forwarded-for", "")
-    if settings_of(request).console_trust_proxy and forwarded:
-        return forwarded.split(",")[0].strip()
+    """The client's address (handlers.forwarded has already believed a trusted proxy, and no one else)."""
     return request.client.host if request.client else ""
 
 
 def _audit_refusal(settings: Settings, token: str, ip: str, action: str, detail: dict) -> None:
     with session_scope(settings) as session:
-        found = load_session(session, token, dt.timedelta(minutes=settings.console_idle_minutes)) if token else None
+        found = load_session(session, token, *session_limits(settings), touch=False) if token else None
         audit(session, found[1] if found else None, action, detail=detail, ip=ip)
 
 

@@ -16,10 +16,13 @@ from bot.storage.models import Account, ConsoleSession, Team, TeamMember, utcnow
 
 ROLES = ("counsellor", "supervisor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-MAX_FAILED_LOGINS = 5
+# Per-IP backoff (bot.console.login_guard) stops one guesser long before this; the account lock is for guesses
+# spread over many addresses, and it always runs out (or an admin lifts it: `tongban user unlock`).
+MAX_FAILED_LOGINS = 10
 LOCK_DURATION = dt.timedelta(minutes=15)
 MIN_PASSWORD_CHARS = 10
-LOGIN_REFUSED = "用户名或密码不对。连续输错 5 次，账号会锁定 15 分钟。"
+LOGIN_REFUSED = "用户名或密码不对。连续输错多次，账号会锁定 15 分钟。"
+LOGIN_THROTTLED = "这台电脑所在网络输错密码的次数太多，请 {minutes} 分钟后再试，或请管理员解除限制。"
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -33,9 +36,14 @@ class LoginRefused(TongbanError):
     """Wrong name or password, or a locked / inactive account. The message is always the same (it never says
     whether a name exists or is locked); `reason` is for the audit log only."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(LOGIN_REFUSED)
+    def __init__(self, reason: str, message: str = LOGIN_REFUSED) -> None:
+        super().__init__(message)
         self.reason = reason
+
+
+def throttled(wait: dt.timedelta) -> LoginRefused:
+    """The refusal for an address that must wait (it says nothing about the account)."""
+    return LoginRefused("ip_backoff", LOGIN_THROTTLED.format(minutes=max(1, -(-int(wait.total_seconds()) // 60))))
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -101,6 +109,11 @@ def set_password(session: Session, account: Account, password: str) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.account_id == account.id))
 
 
+def unlock(account: Account) -> None:
+    """Lifts a lockout at once (an admin's action; the password stays)."""
+    account.failed_logins, account.locked_until = 0, None
+
+
 def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None) -> Account:
     """The account for a correct name + password; LoginRefused (with a reason for the audit) otherwise.
 
@@ -157,9 +170,11 @@ def start_session(session: Session, account: Account, ip: str) -> tuple[str, str
     return token, csrf
 
 
-def load_session(session: Session, token: str, idle: dt.timedelta,
-                 now: dt.datetime | None = None) -> tuple[ConsoleSession, Account] | None:
-    """The live session and its account, touching it; None (and the row deleted) after `idle` of silence."""
+def load_session(session: Session, token: str, idle: dt.timedelta, lifetime: dt.timedelta,
+                 now: dt.datetime | None = None, touch: bool = True) -> tuple[ConsoleSession, Account] | None:
+    """The live session and its account; None (and the row deleted) after `idle` of silence or `lifetime`
+    since login, whatever the activity. `touch` marks activity: polling passes False, so an open queue page
+    alone never keeps a session alive."""
     if not token:
         return None
     now = now or utcnow()
@@ -167,10 +182,12 @@ def load_session(session: Session, token: str, idle: dt.timedelta,
     if row is None:
         return None
     account = session.get(Account, row.account_id)
-    if account is None or not account.active or now - aware(row.last_seen_at) > idle:
+    if (account is None or not account.active or now - aware(row.last_seen_at) > idle
+            or now - aware(row.created_at) > lifetime):
         session.delete(row)
         return None
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     return row, account
 
 

@@ -1,4 +1,4 @@
-"""CLI for the console: `tongban user add|reset-password` and `tongban cases export`."""
+"""CLI for the console: `tongban user add|reset-password|unlock|unlock-ip` and `tongban cases export`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 import click
 
 from bot.config import get_settings
-from bot.console.accounts import ROLES, create_account, find_account, generate_password, set_password
+from bot.console.accounts import ROLES, create_account, find_account, generate_password, set_password, unlock
+from bot.console.audit import audit
+from bot.console.login_guard import unlock_ip
 from bot.console.reports import cases_csv
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
@@ -63,6 +65,30 @@ def user_reset_password_command(name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name} reset")
     if generated:
         click.echo(f"password (shown once): {password}")
+
+
+@user_group.command("unlock")
+@click.argument("name")
+def user_unlock_command(name: str) -> None:
+    """Lift the lockout of an account after failed logins (the password stays; audited)."""
+    settings = get_settings()
+    upgrade(settings)
+    with session_scope(settings) as session:
+        account = find_account(session, name)
+        unlock(account)
+        audit(session, None, "user_unlock", detail={"username": account.username, "via": "cli"})
+    click.echo(f"account {name} unlocked")
+
+
+@user_group.command("unlock-ip")
+@click.argument("address")
+def user_unlock_ip_command(address: str) -> None:
+    """Forget the failed logins of one network address, so it may log in at once again (audited)."""
+    settings = get_settings()
+    upgrade(settings)
+    with session_scope(settings) as session:
+        unlock_ip(session, address.strip(), None, via="cli")
+    click.echo(f"address {address} may log in again")
 
 
 @click.group("cases")

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import String, and_, case as when, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.case_workflow import Actor, can_view
@@ -66,6 +66,19 @@ class QueueFilters:
     category: str = ""
     mine: bool = False
     overdue: bool = False
+    page: int = 1
+
+
+@dataclass
+class QueuePage:
+    """One page of the queue, and how many matching cases are on other pages (never silently dropped)."""
+
+    rows: list[dict]
+    page: int
+    pages: int
+    total: int
+    not_shown: int
+    red_not_shown: int
 
 
 def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
@@ -76,35 +89,53 @@ def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
     return dict(session.execute(select(Message.case_id, Message.text).where(Message.id.in_(firsts))).all())
 
 
-def _overdue_case_ids(session: Session, today: dt.date) -> set[int]:
-    return set(session.scalars(select(FollowUp.case_id).where(FollowUp.done_at.is_(None), FollowUp.due_on < today)))
-
-
-def queue_rows(session: Session, actor: Actor, settings: Settings, filters: QueueFilters,
-               now: dt.datetime | None = None) -> list[dict]:
-    """Visible cases, red first, then the longest waiting; each row ready for the template."""
-    now = now or utcnow()
+def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: ignore[no-untyped-def]
+    """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases."""
     query = select(Case).where(visible_filter(actor))
     query = query.where(Case.status == filters.status) if filters.status else query.where(Case.status.in_(OPEN))
     if filters.severity:
         query = query.where(Case.severity == filters.severity)
     if filters.mine:
         query = query.where(Case.assigned_to == actor.account.id)
-    cases = list(session.scalars(query.order_by(Case.created_at).limit(500)))
-    if filters.category:
-        cases = [case for case in cases if filters.category in (case.categories or [])]
+    if filters.category:  # categories is a JSON list of keys: match the quoted key in its text form
+        query = query.where(cast(Case.categories, String).contains(f'"{filters.category}"', autoescape=True))
     if filters.overdue:
-        overdue = _overdue_case_ids(session, (now + dt.timedelta(hours=8)).date())  # Beijing date
-        cases = [case for case in cases if case.id in overdue]
-    cases.sort(key=lambda case: (case.severity != "red", aware(case.created_at)))
+        query = query.where(Case.id.in_(select(FollowUp.case_id).where(FollowUp.done_at.is_(None),
+                                                                          FollowUp.due_on < today)))
+    return query
+
+
+def queue_order():  # type: ignore[no-untyped-def]
+    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then claimed red cases,
+    then the rest, each of those longest waiting first."""
+    unclaimed_red = and_(Case.severity == "red", Case.assigned_to.is_(None))
+    rank = when((unclaimed_red, 0), (Case.severity == "red", 1), else_=2)
+    newest_first = when((unclaimed_red, Case.created_at), else_=None)
+    return rank, newest_first.desc(), Case.created_at, Case.id
+
+
+def queue_rows(session: Session, actor: Actor, settings: Settings, filters: QueueFilters,
+               now: dt.datetime | None = None) -> QueuePage:
+    """One page of the visible cases in queue order; each row ready for the template."""
+    now = now or utcnow()
+    size = max(1, settings.console_queue_page_size)
+    query = _queue_query(actor, filters, (now + dt.timedelta(hours=8)).date())  # overdue by the Beijing date
+    counted = query.with_only_columns(Case.severity, func.count()).group_by(Case.severity)
+    counts = {severity: int(n) for severity, n in session.execute(counted).all()}
+    total = sum(counts.values())
+    pages = max(1, -(-total // size))
+    page = min(max(1, filters.page), pages)
+    cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
-    return [{
+    rows = [{
         "id": case.id, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
     } for case in cases]
+    red_shown = sum(row["severity"] == "red" for row in rows)
+    return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
 
 
 def due_follow_ups(session: Session, actor: Actor, today: dt.date) -> list[dict]:
@@ -129,23 +160,39 @@ def highlight(text: str, evidence: list[str]) -> list[tuple[str, bool]]:
     return [(piece, marked) for piece, marked in pieces if piece]
 
 
+def viewable_messages(session: Session, case: Case, actor: Actor) -> tuple[list[Message], list[Case], int]:
+    """The user's messages the actor may read: those of cases they may open, and those in no case (the
+    conversation around them); plus the user's other cases they may open, and how many messages are hidden
+    (replies, phone numbers and the family's words in cases of someone else's stay in those cases)."""
+    others = list(session.scalars(select(Case).where(Case.user_id == case.user_id, Case.id != case.id)
+                                  .order_by(Case.id.desc())))
+    earlier = [other for other in others if can_view(actor, other)]
+    allowed = [case.id, *(other.id for other in earlier)]
+    mine = or_(Message.case_id.is_(None), Message.case_id.in_(allowed))
+    messages = list(session.scalars(select(Message).where(Message.user_id == case.user_id, mine).order_by(Message.id)))
+    hidden = session.scalar(select(func.count()).select_from(Message)
+                            .where(Message.user_id == case.user_id, ~mine)) or 0
+    return messages, earlier, int(hidden)
+
+
 def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) -> dict:
     """Everything the case page shows (numbers unmasked: the caller audits the view)."""
     user = session.get(ChannelUser, case.user_id)
-    messages = list(session.scalars(select(Message).where(Message.user_id == user.id).order_by(Message.id)))
+    messages, earlier, hidden = viewable_messages(session, case, actor)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
-    authors = {e.payload.get("message_id"): e.payload.get("by") for e in events if e.kind == "reply"}
+    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
+        [case.id, *(other.id for other in earlier)])))
+    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
     states = delivery_states(session, case.id)
     transcript = [{
         "id": m.id, "direction": m.direction, "at": aware(m.created_at), "level": m.level,
         "in_case": m.case_id == case.id, "pieces": highlight(m.text, list(case.evidence or []) if m.direction == "in" else []),
         "by": authors.get(m.id), "delivery": states.get(outbox_key(case.id, m.id)),
     } for m in messages]
-    earlier = [c for c in session.scalars(select(Case).where(Case.user_id == user.id, Case.id != case.id)
-                                          .order_by(Case.id.desc())) if can_view(actor, c)]
     accounts = list(session.scalars(select(Account).where(Account.active.is_(True)).order_by(Account.username)))
     return {
-        "case": case, "user": user, "transcript": transcript, "events": events, "earlier": earlier,
+        "case": case, "user": user, "transcript": transcript, "hidden_messages": hidden, "events": events,
+        "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
         "deadline": sla_deadline(case, settings),
         "referrals": list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))),

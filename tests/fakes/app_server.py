@@ -17,7 +17,8 @@ def serve_app(settings, index):  # type: ignore[no-untyped-def]
     app = create_app(settings)
     app.state.conversation = Conversation(settings, index=index)  # share the session's loaded index
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As `tongban serve`: uvicorn leaves X-Forwarded-* alone; handlers.forwarded decides whom to believe.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
