@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.console.accounts import at_least
 from bot.console.audit import audit
+from bot.conversation.modes import leave_human
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
 from bot.storage.models import Account, Case, CaseEvent, FollowUp, MandatoryReport, Referral, Team, utcnow
@@ -109,11 +110,24 @@ def _responded(case: Case) -> None:
         case.first_response_at = utcnow()
 
 
+def _claimed_by(session: Session, account_id: int | None) -> WorkflowError:
+    holder = session.get(Account, account_id) if account_id else None
+    name = (holder.display_name or holder.username) if holder else "?"
+    return WorkflowError(f"这个个案已由「{name}」认领，请联系 TA / already claimed by {holder.username if holder else '?'}")
+
+
 def claim(session: Session, case: Case, actor: Actor) -> None:
+    """Takes an unclaimed case. Two counsellors claiming at once: one conditional UPDATE wins, the other is
+    told who holds the case."""
     require_view(actor, case)
     if case.assigned_to not in (None, actor.account.id):
-        raise WorkflowError("这个个案已被别人认领 / already claimed by someone else")
+        raise _claimed_by(session, case.assigned_to)
     moved = _move(case, "claim")
+    won = session.execute(update(Case).where(Case.id == case.id, Case.assigned_to.is_(None))
+                          .values(assigned_to=actor.account.id, status=case.status)
+                          .execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        raise _claimed_by(session, session.scalar(select(Case.assigned_to).where(Case.id == case.id)))
     case.assigned_to = actor.account.id
     _responded(case)
     _record(session, case, actor, "claim", moved)
@@ -211,7 +225,8 @@ def _report_settled(session: Session, case: Case) -> bool:
     return session.scalar(select(MandatoryReport.id).where(MandatoryReport.case_id == case.id).limit(1)) is not None
 
 
-def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = "") -> None:
+def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = "") -> bool:
+    """Closes the case; True when this also handed the conversation back to the bot."""
     _require_work(actor, case)
     if outcome not in labels()["outcomes"]:
         raise WorkflowError(f"请选择结案结果 / choose an outcome (not {outcome!r})")
@@ -220,7 +235,18 @@ def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = 
                             "record the mandatory report (or a deferral with a reason) before closing")
     moved = _move(case, "close")
     case.outcome, case.closed_at = outcome, utcnow()
-    _record(session, case, actor, "close", {**moved, "outcome": outcome, "note": note.strip()})
+    left = leave_human(session, case.user_id)
+    _record(session, case, actor, "close", {**moved, "outcome": outcome, "note": note.strip(), "to_bot": left})
+    return left
+
+
+def hand_back(session: Session, case: Case, actor: Actor) -> bool:
+    """「交还给机器人」: the bot answers the family again (the caller tells them in one line)."""
+    _require_work(actor, case)
+    if not leave_human(session, case.user_id):
+        raise WorkflowError("现在是机器人在回复，不用交还 / the bot is already answering this family")
+    _record(session, case, actor, "handback", {})
+    return True
 
 
 def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:

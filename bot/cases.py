@@ -31,6 +31,13 @@ class CaseChange:
     escalated: bool
     severity: str
     team: str | None = None
+    raised: bool = False  # created, escalated, a new category or a new emergency situation
+
+
+def _seen_situations(session: Session, case_id: int) -> set[str]:
+    payloads = session.scalars(select(CaseEvent.payload).where(CaseEvent.case_id == case_id,
+                                                                CaseEvent.kind.in_(("created", "escalated", "message"))))
+    return {str(p.get("situation")) for p in payloads if isinstance(p, dict) and p.get("situation")}
 
 
 @lru_cache(maxsize=4)
@@ -100,8 +107,10 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
-        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team)
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True)
     escalated = triage.level == "red" and case.severity != "red"
+    new_category = bool(set(triage.categories) - set(case.categories or []))
+    new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
     case.severity = "red" if escalated else case.severity
     case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
     case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
@@ -115,7 +124,8 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         "situation": triage.situation, "speaker": triage.speaker,
     }))
     message.case_id = case.id
-    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
+                      raised=escalated or new_category or new_situation)
 
 
 def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:

@@ -12,6 +12,8 @@ from starlette.datastructures import FormData
 
 from bot import case_workflow as workflow
 from bot.console.replies import send_reply
+from bot.conversation.family import tell_family
+from bot.prompts import prompt_text
 from bot.errors import TongbanError
 from bot.storage.db import session_scope
 from bot.storage.models import Case
@@ -60,7 +62,10 @@ ACTIONS = {
     "follow_up_done": lambda s, c, a, f: workflow.complete_follow_up(s, c, a, parse_id(f.get("follow_up_id", "")) or 0),
     "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
+    "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
 }
+# Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
+TO_BOT = ("handback", "close")
 
 
 def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
@@ -71,7 +76,10 @@ def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
         return
     with session_scope(ctx.settings) as session:
         case = workflow.require_view(ctx.actor, session.get(Case, case_id))
-        ACTIONS[action](session, case, ctx.actor, form)
+        to_bot = ACTIONS[action](session, case, ctx.actor, form) is True and action in TO_BOT
+        user_id = case.user_id
+    if to_bot:
+        tell_family(ctx.settings, user_id, case_id, prompt_text("replies/handback.txt"))
 
 
 def _fields(form: FormData) -> dict[str, str]:

@@ -71,6 +71,24 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sla_breach_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last family message a counsellor has seen on the case page (migration 0005_handoff_modes)
+    read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ConversationMode(Base):
+    """Who answers a person now: the bot, or (human mode) the counsellor who wrote to them on `case_id`.
+    `holding_sent`: the one holding line since the counsellor's last message went out."""
+
+    __tablename__ = "conversation_modes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), default="bot", index=True)  # "bot" | "human"
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_counsellor_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    holding_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CaseEvent(Base):

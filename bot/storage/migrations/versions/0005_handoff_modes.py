@@ -1,0 +1,37 @@
+"""conversation_modes: bot or human mode per channel user; cases.read_upto: the last family message a
+counsellor has seen on the case page (the queue's unread count)
+
+Revision ID: 0005_handoff_modes
+Revises: 0004_message_author
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_handoff_modes"
+down_revision = "0004_message_author"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "conversation_modes",
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("mode", sa.String(8), nullable=False, server_default="bot"),
+        sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("account_id", sa.Integer, nullable=True),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_counsellor_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("holding_sent", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_conversation_modes_mode", "conversation_modes", ["mode"])
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("read_upto", sa.Integer, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("read_upto")
+    op.drop_index("ix_conversation_modes_mode", "conversation_modes")
+    op.drop_table("conversation_modes")
