@@ -116,6 +116,15 @@ def _claimed_by(session: Session, account_id: int | None) -> WorkflowError:
     return WorkflowError(f"这个个案已由「{name}」认领，请联系 TA / already claimed by {holder.username if holder else '?'}")
 
 
+def require_not_taken(session: Session, case: Case | None, actor: Actor) -> None:
+    """PermissionDenied naming the holder when another counsellor took a case this actor could see while it was
+    unclaimed (a reply typed meanwhile); others learn nothing about the case."""
+    if case is None or case.assigned_to in (None, actor.account.id) or actor.is_supervisor:
+        return
+    if case.team in actor.teams or (actor.account.on_call and case.severity == "red"):
+        raise PermissionDenied(str(_claimed_by(session, case.assigned_to)))
+
+
 def claim(session: Session, case: Case, actor: Actor) -> None:
     """Takes an unclaimed case. Two counsellors claiming at once: one conditional UPDATE wins, the other is
     told who holds the case."""

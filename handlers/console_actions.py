@@ -71,7 +71,9 @@ TO_BOT = ("handback", "close")
 def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
     if action == "reply":
         with session_scope(ctx.settings) as session:
-            workflow.require_view(ctx.actor, session.get(Case, case_id))
+            case = session.get(Case, case_id)
+            workflow.require_not_taken(session, case, ctx.actor)
+            workflow.require_view(ctx.actor, case)
         send_reply(ctx.settings, case_id, ctx.actor, form.get("text", ""))
         return
     with session_scope(ctx.settings) as session:
@@ -97,7 +99,9 @@ async def case_action(request: Request, case_id: CaseId, action: str, ctx: Ctx =
     try:
         await run_in_threadpool(_run, ctx, case_id, action, form)
     except workflow.PermissionDenied as exc:
-        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403)
-    except TongbanError as exc:
-        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409)
+        draft = form.get("text", "") if action == "reply" else ""
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403, draft)
+    except TongbanError as exc:  # a reply that could not go out stays in the box (e.g. lost a claim race)
+        draft = form.get("text", "") if action == "reply" else ""
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409, draft)
     return RedirectResponse(f"/console/cases/{case_id}?done={action}", status_code=303)

@@ -14,8 +14,8 @@ from bot.case_workflow import Actor, can_view
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.console.replies import delivery_states, outbox_key, reply_window
-from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, FollowUp, MandatoryReport, Message,
-                                Referral, Team, utcnow)
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, ConversationMode, FollowUp,
+                                MandatoryReport, Message, Referral, Team, utcnow)
 
 OPEN = ("open", "claimed", "in_progress", "follow_up")
 PREVIEW_CHARS = 24
@@ -105,13 +105,41 @@ def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: 
     return query
 
 
+def _unread():  # type: ignore[no-untyped-def]
+    """A family message on the case that no counsellor has seen on the case page yet."""
+    return (select(Message.id).where(Message.case_id == Case.id, Message.direction == "in",
+                                     Message.id > func.coalesce(Case.read_upto, 0)).exists())
+
+
 def queue_order():  # type: ignore[no-untyped-def]
-    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then claimed red cases,
-    then the rest, each of those longest waiting first."""
+    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then red cases with a family
+    message nobody has read, then the other red cases, then other cases with unread messages, then the rest;
+    each of those longest waiting first."""
     unclaimed_red = and_(Case.severity == "red", Case.assigned_to.is_(None))
-    rank = when((unclaimed_red, 0), (Case.severity == "red", 1), else_=2)
+    unread = _unread()
+    rank = when((unclaimed_red, 0), (and_(Case.severity == "red", unread), 1), (Case.severity == "red", 2),
+                (unread, 3), else_=4)
     newest_first = when((unclaimed_red, Case.created_at), else_=None)
     return rank, newest_first.desc(), Case.created_at, Case.id
+
+
+def unread_counts(session: Session, cases: list[Case]) -> dict[int, int]:
+    """Family messages per case after the last one a counsellor saw on the case page."""
+    counts: dict[int, int] = {}
+    for case in cases:
+        counts[case.id] = int(session.scalar(select(func.count()).select_from(Message).where(
+            Message.case_id == case.id, Message.direction == "in", Message.id > (case.read_upto or 0))) or 0)
+    return counts
+
+
+def mark_read(case: Case, actor: Actor, messages: list[Message]) -> None:
+    """The case's holder (or anyone, while nobody holds it) has now seen these messages; a supervisor looking
+    in does not clear the holder's unread count."""
+    if case.assigned_to not in (None, actor.account.id):
+        return
+    newest = max((m.id for m in messages if m.case_id == case.id and m.direction == "in"), default=0)
+    if newest > (case.read_upto or 0):
+        case.read_upto = newest
 
 
 def queue_rows(session: Session, actor: Actor, settings: Settings, filters: QueueFilters,
@@ -128,11 +156,15 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
+    unread = unread_counts(session, cases)
+    human = set(session.scalars(select(ConversationMode.case_id).where(
+        ConversationMode.mode == "human", ConversationMode.case_id.in_([case.id for case in cases]))))
     rows = [{
         "id": case.id, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
+        "unread": unread.get(case.id, 0), "human": case.id in human,
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
@@ -179,6 +211,8 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     """Everything the case page shows (numbers unmasked: the caller audits the view)."""
     user = session.get(ChannelUser, case.user_id)
     messages, earlier, hidden = viewable_messages(session, case, actor)
+    mark_read(case, actor, messages)
+    mode = session.get(ConversationMode, case.user_id)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
     replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
         [case.id, *(other.id for other in earlier)])))
@@ -191,7 +225,9 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     } for m in messages]
     accounts = list(session.scalars(select(Account).where(Account.active.is_(True)).order_by(Account.username)))
     return {
-        "case": case, "user": user, "transcript": transcript, "hidden_messages": hidden, "events": events,
+        "case": case, "user": user, "transcript": transcript,
+        "human_mode": bool(mode and mode.mode == "human" and mode.case_id == case.id),
+        "last_message_id": max((m.id for m in messages), default=0), "hidden_messages": hidden, "events": events,
         "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
         "deadline": sla_deadline(case, settings),
@@ -201,3 +237,21 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
         "accounts": accounts, "names": {a.id: a.display_name for a in accounts},
         "teams": list(session.scalars(select(Team).order_by(Team.key))),
     }
+
+
+def message_json(message: Message, authors: dict) -> dict:
+    """One transcript line for the live case page."""
+    author = "family" if message.direction == "in" else (message.author or "bot")
+    return {"id": message.id, "direction": message.direction, "author": author, "by": authors.get(message.id),
+            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat()}
+
+
+def live_messages(session: Session, case: Case, actor: Actor, after: int) -> list[dict]:
+    """The messages after id `after` that the case page may show (the same rule as the page), marked read."""
+    messages, earlier, _ = viewable_messages(session, case, actor)
+    new = [m for m in messages if m.id > after]
+    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
+        [case.id, *(other.id for other in earlier)])))
+    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
+    mark_read(case, actor, new)
+    return [message_json(m, authors) for m in new]
