@@ -97,7 +97,7 @@ def show_case(request: Request, ctx: Ctx, case_id: int, error: str = "", status_
         detail = _case_page(ctx, case_id)
     except PermissionDenied as exc:
         _audit_denied(request, ctx, case_id, error or str(exc))
-        return render(request, "console/denied.html", ctx, 403, message=error or str(exc), draft=draft)
+        return render(request, "console/denied.html", ctx, 403, message=error or str(exc))
     if status_code == 403:
         _audit_denied(request, ctx, case_id, error)
     return render(request, "console/case.html", ctx, status_code, error=error, done=request.query_params.get("done", ""),

@@ -98,9 +98,8 @@ async def case_action(request: Request, case_id: CaseId, action: str, ctx: Ctx =
         return Response("unknown action", status_code=404)
     try:
         await run_in_threadpool(_run, ctx, case_id, action, form)
-    except workflow.PermissionDenied as exc:
-        draft = form.get("text", "") if action == "reply" else ""
-        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403, draft)
+    except workflow.PermissionDenied as exc:  # the page never echoes the text; console.js shows the unsent reply
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403)
     except TongbanError as exc:  # a reply that could not go out stays in the box (e.g. lost a claim race)
         draft = form.get("text", "") if action == "reply" else ""
         return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409, draft)

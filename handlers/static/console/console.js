@@ -119,6 +119,24 @@
   var live = document.getElementById("live-messages");
   if (live) startLive(live);
 
+  // A reply whose sending is refused (someone else took the case meanwhile) is kept in this tab only, and shown
+  // on the refusal page so it can be copied; a reply that went out is forgotten.
+  var DRAFT = "tongban-unsent-reply", replyForm = document.getElementById("reply-form");
+  if (replyForm) {
+    replyForm.addEventListener("submit", function () {
+      try { sessionStorage.setItem(DRAFT, document.getElementById("reply-text").value); } catch (e) { /* private mode */ }
+    });
+  }
+  try {
+    var unsent = document.getElementById("unsent"), draft = sessionStorage.getItem(DRAFT);
+    if (unsent && draft) {
+      document.getElementById("unsent-draft").textContent = draft;
+      unsent.hidden = false;
+    } else if (/[?&]done=reply/.test(window.location.search)) {
+      sessionStorage.removeItem(DRAFT);
+    }
+  } catch (e) { /* no storage: nothing kept */ }
+
   var canned = document.getElementById("canned"), text = document.getElementById("reply-text");
   if (canned && text) {
     canned.addEventListener("change", function () { if (canned.value) text.value = canned.value; });
