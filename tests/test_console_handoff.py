@@ -129,3 +129,13 @@ def test_another_teams_counsellor_cannot_poll_the_case(server: Server, family: h
     add_account(server.settings, "cat", teams=("12355",))
     client, _ = login(server, "cat")
     assert client.get(f"/console/cases/{case_id}/messages").status_code == 403
+
+
+@pytest.mark.parametrize("words", ["找个真人说说话", "我想和老师说说话", "转人工", "有老师吗"])
+def test_asking_for_a_person_in_words_puts_the_family_in_the_queue(server: Server, family: httpx.Client,
+                                                                   words: str) -> None:
+    reply = family.post("/api/chat", json={"text": words}).json()
+    assert reply["reply"] == prompt_text("replies/human.txt") and reply["case_id"]
+    add_account(server.settings, "boss", role="supervisor")
+    client, _ = login(server, "boss")
+    assert f'data-case="{reply["case_id"]}"' in client.get("/console/queue/rows").text
