@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.console.accounts import at_least
 from bot.console.audit import audit
+from bot.conversation.contact import PHONE_RE, contact_of, masked
 from bot.conversation.modes import leave_human
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
@@ -263,3 +264,25 @@ def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
     moved = _move(case, "reopen")
     case.closed_at, case.outcome = None, None
     _record(session, case, actor, "reopen", {**moved, "reason": reason.strip()})
+
+
+CONTACT_FIELDS = {"relationship": 32, "child_age": 16, "region": 64, "phone": 32}
+
+
+def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str]) -> None:
+    """The contact panel: who writes (奶奶/妈妈/孩子本人), the child's age, region and call-back phone, stored
+    on the person; the audit entry names the phone masked."""
+    _require_work(actor, case)
+    phone = fields.get("phone", "").strip().replace(" ", "")
+    if phone and not PHONE_RE.fullmatch(phone):
+        raise WorkflowError("电话号码格式不对（手机 11 位，或区号-座机） / not a phone number")
+    contact = contact_of(session, case.user_id)
+    changed: dict[str, str] = {}
+    for name, limit in CONTACT_FIELDS.items():
+        value = phone if name == "phone" else fields.get(name, "").strip()[:limit]
+        if value != getattr(contact, name):
+            setattr(contact, name, value)
+            changed[name] = masked(value) if name == "phone" else value
+    if changed:
+        contact.updated_at = utcnow()
+        _record(session, case, actor, "contact", changed)

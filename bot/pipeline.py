@@ -27,6 +27,7 @@ from bot.answer.llm import LLMComposer
 from bot.answer.model import Composed
 from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
+from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
 from bot.conversation.human import reply_in_human_mode
 from bot.conversation.modes import EXPIRED, HUMAN, current_mode
 from bot.intents import detect_intent
@@ -245,10 +246,7 @@ class Conversation:
             self._request_person(stored)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
-        outcome = self._human_reply(stored, inbound.channel) if mode == HUMAN else self._reply(text, stored, truncated)
-        if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
-            outcome = Outcome(**{**outcome.__dict__,
-                                 "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
+        outcome = self._respond(text, stored, truncated, mode, inbound.channel)
         try:
             if outcome.reply_text:  # in human mode the bot is usually silent
                 self._store_outbound(stored, outcome)
@@ -260,6 +258,26 @@ class Conversation:
         MESSAGES.labels(inbound.channel, outcome.level).inc()
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
+
+    def _respond(self, text: str, stored: _Stored, truncated: bool, mode: str, channel: str) -> Outcome:
+        """The reply by mode (bot.conversation): a call-back number answering our question is stored first;
+        in human mode the counsellor answers; in bot mode the usual reply, and the call-back question once after
+        the first red or yellow reply."""
+        phone = capture_phone(self.settings, stored.user.id, stored.case_id, text)
+        if mode == HUMAN:
+            return self._human_reply(stored, channel)
+        if phone and only_a_number(text):
+            outcome = Outcome(reply_text=prompt_text("replies/callback_saved.txt").format(phone=phone),
+                              intent="callback", level=stored.triage.level, case_id=stored.case_id)
+        else:
+            outcome = self._reply(text, stored, truncated)
+        if outcome.intent in ("crisis", "support") and ask_for_callback(self.settings, stored.user.id):
+            outcome = Outcome(**{**outcome.__dict__, "reply_text":
+                                 f"{outcome.reply_text}\n{prompt_text('replies/ask_callback.txt')}"})
+        if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
+            outcome = Outcome(**{**outcome.__dict__,
+                                 "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
+        return outcome
 
     def _human_reply(self, stored: _Stored, channel: str) -> Outcome:
         """Human mode: the counsellor answers; the bot speaks only when the risk rises (bot.conversation.human)."""

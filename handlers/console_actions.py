@@ -63,6 +63,7 @@ ACTIONS = {
     "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
     "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
+    "contact": lambda s, c, a, f: workflow.update_contact(s, c, a, f),
 }
 # Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
 TO_BOT = ("handback", "close")

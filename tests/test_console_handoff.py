@@ -139,3 +139,24 @@ def test_asking_for_a_person_in_words_puts_the_family_in_the_queue(server: Serve
     add_account(server.settings, "boss", role="supervisor")
     client, _ = login(server, "boss")
     assert f'data-case="{reply["case_id"]}"' in client.get("/console/queue/rows").text
+
+
+def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Server, family: httpx.Client) -> None:
+    from bot.storage.models import AuditEntry
+
+    case_id = _red_case(family)
+    add_account(server.settings, "amy")
+    client, _ = login(server, "amy")
+    _post(client, case_id, "claim")
+    bad = _post(client, case_id, "contact", phone="12356")
+    assert bad.status_code == 409 and "电话号码格式不对" in bad.text
+    saved = _post(client, case_id, "contact", relationship="奶奶", child_age="9岁", region="某县某镇",
+                  phone="139 1234 5678")
+    assert saved.status_code == 303
+    page = client.get(f"/console/cases/{case_id}").text
+    assert 'href="tel:13912345678"' in page and 'value="奶奶"' in page and "某县某镇" in page
+    rows = client.get("/console/queue/rows").text
+    assert "139****5678" in rows and "13912345678" not in rows
+    with session_scope(server.settings) as session:
+        detail = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "contact"))
+    assert detail["phone"] == "139****5678" and detail["relationship"] == "奶奶"

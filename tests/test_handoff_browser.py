@@ -1,7 +1,8 @@
 """The handoff story in headless Chromium with two browser contexts (the family's web chat and the counsellor's
 console), on SQLite and PostgreSQL: red message -> queue -> claim-and-send -> the family sees the counsellor
 -> the family's answer appears live on the case page and the bot stays quiet -> a new emergency gets 120 at
-once and the case page alerts the counsellor -> 「交还给机器人」 -> the case is closed with its note visible."""
+once and the case page alerts the counsellor; the call-back number the family gave shows tap-to-call ->
+「交还给机器人」 -> the case is closed with its note visible."""
 
 from __future__ import annotations
 
@@ -57,12 +58,16 @@ def test_the_counsellor_holds_the_conversation_in_two_browsers(base: str) -> Non
         _say(family, RED)
         bot = family.locator(".row.from-bot[data-id]")
         expect(bot.last).to_contain_text("12356")
+        expect(bot.last).to_contain_text(prompt_text("replies/ask_callback.txt"))  # asked once for a number
+        _say(family, "13812345678")
+        expect(bot.last).to_contain_text("13812345678")
         bot_count = bot.count()
 
         row = console.locator('tr[data-severity="red"]')
         expect(row).to_be_visible()  # the queue refreshed itself
         row.locator("a").first.click()
         expect(console.locator("#conversation-mode")).to_have_attribute("data-mode", "bot")
+        expect(console.locator("#callback-phone")).to_have_attribute("href", "tel:13812345678")
         console.fill("#reply-text", QUESTION)
         console.get_by_role("button", name="认领并发送").click()
         expect(console.locator("#conversation-mode")).to_have_attribute("data-mode", "human")

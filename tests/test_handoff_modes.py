@@ -205,3 +205,35 @@ def test_claim_race_tells_the_loser_who_holds_the_case(db: Settings) -> None:
         b_session.rollback()
     with session_scope(db) as session:
         assert session.get(Case, case_id).assigned_to == amy
+
+
+def test_the_bot_asks_once_for_a_call_back_number_and_stores_it(db: Settings, convo: Conversation) -> None:
+    from bot.storage.models import AuditEntry, Contact
+
+    ask = prompt_text("replies/ask_callback.txt")
+    first = say(convo, RED)
+    assert first.reply_text.endswith(ask) and "120" in first.reply_text  # the crisis reply comes first
+    saved = say(convo, "电话 13812345678")
+    assert saved.intent == "callback" and "13812345678" in saved.reply_text and saved.case_id == first.case_id
+    again = say(convo, FALL)
+    assert again.intent == "crisis" and ask not in again.reply_text  # asked once only
+    user_id = _user_id(db)
+    with session_scope(db) as session:
+        assert session.get(Contact, user_id).phone == "13812345678"
+        event = session.scalar(select(CaseEvent.payload).where(CaseEvent.kind == "callback_number"))
+        audited = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "callback_recorded"))
+    assert event == {"phone": "138****5678"} and audited == {"phone": "138****5678"}
+    from bot.conversation.contact import capture_phone
+
+    assert capture_phone(db, user_id, first.case_id, "13900000000") is None  # a number stored: no second one
+
+
+def test_a_number_nobody_asked_for_is_not_stored(db: Settings, convo: Conversation) -> None:
+    from bot.storage.models import Contact
+
+    from bot.conversation.contact import capture_phone
+
+    say(convo, "你好")
+    assert capture_phone(db, _user_id(db), None, "13812345678") is None
+    with session_scope(db) as session:
+        assert session.get(Contact, _user_id(db)) is None

@@ -14,7 +14,8 @@ from bot.case_workflow import Actor, can_view
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.console.replies import delivery_states, outbox_key, reply_window
-from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, ConversationMode, FollowUp,
+from bot.conversation.contact import masked
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, Contact, ConversationMode, FollowUp,
                                 MandatoryReport, Message, Referral, Team, utcnow)
 
 OPEN = ("open", "claimed", "in_progress", "follow_up")
@@ -157,6 +158,8 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
     unread = unread_counts(session, cases)
+    phones = dict(session.execute(select(Contact.user_id, Contact.phone).where(
+        Contact.user_id.in_([case.user_id for case in cases]), Contact.phone != "")).all())
     human = set(session.scalars(select(ConversationMode.case_id).where(
         ConversationMode.mode == "human", ConversationMode.case_id.in_([case.id for case in cases]))))
     rows = [{
@@ -165,6 +168,7 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
         "unread": unread.get(case.id, 0), "human": case.id in human,
+        "phone": masked(phones.get(case.user_id, "")),
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
@@ -213,6 +217,7 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     messages, earlier, hidden = viewable_messages(session, case, actor)
     mark_read(case, actor, messages)
     mode = session.get(ConversationMode, case.user_id)
+    contact = session.get(Contact, case.user_id)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
     replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
         [case.id, *(other.id for other in earlier)])))
@@ -227,6 +232,7 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     return {
         "case": case, "user": user, "transcript": transcript,
         "human_mode": bool(mode and mode.mode == "human" and mode.case_id == case.id),
+        "contact": contact, "phone_digits": re.sub(r"\D", "", contact.phone) if contact else "",
         "last_message_id": max((m.id for m in messages), default=0), "hidden_messages": hidden, "events": events,
         "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),

@@ -91,6 +91,21 @@ class ConversationMode(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Contact(Base):
+    """Who the person is and how to call them back: filled by the counsellor on the case page, the phone also
+    when the person answers the bot's one call-back question. Shown whole only on the (audited) case page."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True)
+    relationship: Mapped[str] = mapped_column(String(32), default="")  # 奶奶 / 妈妈 / 孩子本人 …
+    child_age: Mapped[str] = mapped_column(String(16), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class CaseEvent(Base):
     """Everything that happens to a case, in order: created, escalated, message added, notified …"""
 

@@ -1,5 +1,6 @@
 """conversation_modes: bot or human mode per channel user; cases.read_upto: the last family message a
-counsellor has seen on the case page (the queue's unread count)
+counsellor has seen on the case page (the queue's unread count); contacts: who writes, the child's age, region and
+the call-back phone number, per channel user
 
 Revision ID: 0005_handoff_modes
 Revises: 0004_message_author
@@ -28,9 +29,20 @@ def upgrade() -> None:
     op.create_index("ix_conversation_modes_mode", "conversation_modes", ["mode"])
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("read_upto", sa.Integer, nullable=True))
+    op.create_table(
+        "contacts",
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("relationship", sa.String(32), nullable=False, server_default=""),
+        sa.Column("child_age", sa.String(16), nullable=False, server_default=""),
+        sa.Column("region", sa.String(64), nullable=False, server_default=""),
+        sa.Column("phone", sa.String(32), nullable=False, server_default=""),
+        sa.Column("phone_asked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("contacts")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("read_upto")
     op.drop_index("ix_conversation_modes_mode", "conversation_modes")
