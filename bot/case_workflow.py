@@ -139,8 +139,7 @@ def claim(session: Session, case: Case, actor: Actor) -> None:
     if not won:
         raise _claimed_by(session, session.scalar(select(Case.assigned_to).where(Case.id == case.id)))
     case.assigned_to = actor.account.id
-    _responded(case)
-    _record(session, case, actor, "claim", moved)
+    _record(session, case, actor, "claim", moved)  # a claim is not a response: the family has heard nothing
 
 
 def assign(session: Session, case: Case, actor: Actor, account_id: int | None, team: str | None = None) -> None:
@@ -160,7 +159,6 @@ def assign(session: Session, case: Case, actor: Actor, account_id: int | None, t
         _record(session, case, actor, "assign", {**moved, "to_account": target.username,
                                                  "from_account_id": case.assigned_to})
         case.assigned_to = target.id
-        _responded(case)
 
 
 def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
@@ -177,6 +175,14 @@ def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, deli
     moved = _move(case, "work")
     _responded(case)
     _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
+
+
+def record_phone_call(session: Session, case: Case, actor: Actor, note: str) -> None:
+    """「已电话联系」: a call to the family counts as the response, as a delivered message does."""
+    _require_work(actor, case)
+    moved = _move(case, "work")
+    _responded(case)
+    _record(session, case, actor, "phoned", {**moved, "note": note.strip()})
 
 
 def add_referral(session: Session, case: Case, actor: Actor, destination: str, outcome: str) -> Referral:

@@ -112,6 +112,8 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     new_category = bool(set(triage.categories) - set(case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
     case.severity = "red" if escalated else case.severity
+    if escalated:  # a red case needs a response within the red window from now, whatever was said before
+        case.sla_from, case.first_response_at, case.sla_breach_notified = utcnow(), None, False
     case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
     case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
     case.reasons = list(dict.fromkeys([*case.reasons, *triage.reasons]))

@@ -64,6 +64,7 @@ ACTIONS = {
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
     "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
     "contact": lambda s, c, a, f: workflow.update_contact(s, c, a, f),
+    "phoned": lambda s, c, a, f: workflow.record_phone_call(s, c, a, f.get("note", "")),
 }
 # Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
 TO_BOT = ("handback", "close")

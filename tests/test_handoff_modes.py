@@ -237,3 +237,29 @@ def test_a_number_nobody_asked_for_is_not_stored(db: Settings, convo: Conversati
     assert capture_phone(db, _user_id(db), None, "13812345678") is None
     with session_scope(db) as session:
         assert session.get(Contact, _user_id(db)) is None
+
+
+def test_honest_sla_claim_is_not_a_response_and_red_restarts_the_clock(db: Settings, convo: Conversation) -> None:
+    from bot.console.views import sla_deadline, sla_remaining_minutes
+
+    case_id = say(convo, "孩子最近总是哭，说想爸爸妈妈，晚上睡不着").case_id
+    amy = add_account(db, "amy")
+    with session_scope(db) as session:
+        wf.claim(session, session.get(Case, case_id), actor(db, amy))
+    with session_scope(db) as session:
+        case = session.get(Case, case_id)
+        assert case.first_response_at is None  # a claim is not a response
+        wf.record_phone_call(session, case, actor(db, amy), "奶奶接了电话")
+    with session_scope(db) as session:
+        case = session.get(Case, case_id)
+        assert case.first_response_at is not None and sla_remaining_minutes(case, db, utcnow()) is None
+    say(convo, "孩子说不想活了")  # escalates to red: a new response is due within the red window
+    with session_scope(db) as session:
+        case = session.get(Case, case_id)
+        assert case.severity == "red" and case.first_response_at is None
+        left = sla_remaining_minutes(case, db, utcnow())
+        assert db.sla_red_minutes - 1 <= left <= db.sla_red_minutes
+        assert sla_deadline(case, db) > utcnow()
+    send_reply(db, case_id, actor(db, amy), "我是童伴的老师，孩子现在在您身边吗？")
+    with session_scope(db) as session:
+        assert session.get(Case, case_id).first_response_at is not None  # the counsellor's message

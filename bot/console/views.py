@@ -35,7 +35,14 @@ def mask(text: str) -> str:
 def sla_deadline(case: Case, settings: Settings) -> dt.datetime:
     window = (dt.timedelta(minutes=settings.sla_red_minutes) if case.severity == "red"
               else dt.timedelta(hours=settings.sla_yellow_hours))
-    return aware(case.created_at) + window
+    return aware(case.sla_from or case.created_at) + window
+
+
+def sla_remaining_minutes(case: Case, settings: Settings, now: dt.datetime) -> int | None:
+    """Whole minutes left before the response deadline (negative: that late); None once someone responded."""
+    if case.first_response_at is not None:
+        return None
+    return int((sla_deadline(case, settings) - now).total_seconds() // 60)
 
 
 def sla_state(case: Case, settings: Settings, now: dt.datetime) -> str:
@@ -46,7 +53,7 @@ def sla_state(case: Case, settings: Settings, now: dt.datetime) -> str:
         return "met" if responded <= deadline else "late"
     if now > deadline:
         return "breached"
-    window = deadline - aware(case.created_at)
+    window = deadline - aware(case.sla_from or case.created_at)
     return "soon" if deadline - now < window / 4 else "ok"
 
 
@@ -168,7 +175,7 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
         "unread": unread.get(case.id, 0), "human": case.id in human,
-        "phone": masked(phones.get(case.user_id, "")),
+        "phone": masked(phones.get(case.user_id, "")), "remaining": sla_remaining_minutes(case, settings, now),
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)

@@ -73,6 +73,8 @@ class Case(Base):
     sla_breach_notified: Mapped[bool] = mapped_column(Boolean, default=False)
     # The last family message a counsellor has seen on the case page (migration 0005_handoff_modes)
     read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The response clock: from creation, restarted when the case escalates to red (None = created_at)
+    sla_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ConversationMode(Base):

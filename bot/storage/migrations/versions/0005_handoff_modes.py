@@ -1,6 +1,7 @@
 """conversation_modes: bot or human mode per channel user; cases.read_upto: the last family message a
 counsellor has seen on the case page (the queue's unread count); contacts: who writes, the child's age, region and
-the call-back phone number, per channel user
+the call-back phone number, per channel user; cases.sla_from: when the response clock started (restarted when
+the case escalates to red)
 
 Revision ID: 0005_handoff_modes
 Revises: 0004_message_author
@@ -29,6 +30,7 @@ def upgrade() -> None:
     op.create_index("ix_conversation_modes_mode", "conversation_modes", ["mode"])
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("read_upto", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("sla_from", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "contacts",
         sa.Column("user_id", sa.Integer, sa.ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True),
@@ -44,6 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("contacts")
     with op.batch_alter_table("cases") as batch:
+        batch.drop_column("sla_from")
         batch.drop_column("read_upto")
     op.drop_index("ix_conversation_modes_mode", "conversation_modes")
     op.drop_table("conversation_modes")
