@@ -19,7 +19,8 @@ from bot.conversation.contact import PHONE_RE, contact_of, masked
 from bot.conversation.modes import leave_human
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
-from bot.storage.models import Account, Case, CaseEvent, FollowUp, MandatoryReport, Referral, Team, utcnow
+from bot.storage.models import (Account, Case, CaseEvent, ConversationMode, FollowUp, MandatoryReport, Referral, Team,
+                                TeamMember, utcnow)
 
 # action -> {from status: to status}; a status missing from an action's map means "not allowed now".
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -29,9 +30,10 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "schedule_follow_up": {"claimed": "follow_up", "in_progress": "follow_up", "follow_up": "follow_up"},
     "close": {"claimed": "closed", "in_progress": "closed", "follow_up": "closed"},
     "reopen": {"closed": "in_progress"},
+    "release": {"claimed": "open", "in_progress": "open", "follow_up": "open"},
 }
 ACTION_NAMES = {"claim": "认领", "assign": "指派", "work": "处理", "schedule_follow_up": "安排回访",
-                "close": "结案", "reopen": "重新打开"}
+                "close": "结案", "reopen": "重新打开", "release": "放回队伍"}
 
 
 class WorkflowError(TongbanError):
@@ -292,3 +294,33 @@ def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str,
     if changed:
         contact.updated_at = utcnow()
         _record(session, case, actor, "contact", changed)
+
+
+def release(session: Session, case: Case, actor: Actor, note: str) -> bool:
+    """Puts the case back in its team's queue for whoever is free (with a note for them). The family's
+    conversation goes back to the bot until someone writes (True: the caller tells the family)."""
+    _require_work(actor, case)
+    moved = _move(case, "release")
+    case.assigned_to = None
+    left = leave_human(session, case.user_id)
+    _record(session, case, actor, "release", {**moved, "note": note.strip(), "to_bot": left})
+    return left
+
+
+def hand_to(session: Session, case: Case, actor: Actor, account_id: int | None, note: str) -> None:
+    """Hands the case to a named colleague of the case's team, with a note; the conversation stays theirs."""
+    _require_work(actor, case)
+    target = session.get(Account, account_id) if account_id else None
+    member = target is not None and session.scalar(select(TeamMember.account_id).where(
+        TeamMember.account_id == target.id, TeamMember.team_key == (case.team or "")))
+    if target is None or not target.active or not (member or at_least(target, "supervisor")):
+        raise WorkflowError("请选择本队伍的一位同事 / choose an active colleague of the case's team")
+    if not note.strip():
+        raise WorkflowError("转交时请写一句交代 / a hand-over needs a note")
+    _move(case, "assign")
+    _record(session, case, actor, "handover", {"to_account": target.username, "note": note.strip(),
+                                               "from_account_id": case.assigned_to})
+    case.assigned_to = target.id
+    mode = session.get(ConversationMode, case.user_id)
+    if mode is not None and mode.mode == "human":
+        mode.account_id = target.id

@@ -32,6 +32,7 @@ class CaseChange:
     severity: str
     team: str | None = None
     raised: bool = False  # created, escalated, a new category or a new emergency situation
+    teams: tuple[str, ...] = ()  # every team concerned (alerts), the owning team first
 
 
 def _seen_situations(session: Session, case_id: int) -> set[str]:
@@ -63,6 +64,13 @@ def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | 
     return str(routing["default_team"])
 
 
+def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> list[str]:
+    """Every team concerned by the categories, the owning team (most severe category's) first: a self-cutting
+    child who also wants to die concerns 12356 as well as the team of the other category."""
+    teams = [team_for([category], path, region) for category in categories] or [team_for([], path, region)]
+    return list(dict.fromkeys(teams))
+
+
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
     """The conversation leading to a new case; messages of the user's earlier cases stay in those cases (whoever
     may open this one may not be allowed to open them)."""
@@ -73,6 +81,13 @@ def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
         .limit(limit)
     ).all()
     return [{"direction": d, "text": t, "at": c.isoformat()} for d, t, c in reversed(rows)]
+
+
+def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
+    if not teams_file:
+        return (case.team,) if case.team else ()
+    others = [team for team in teams_for(case.categories or [], teams_file) if team != case.team]
+    return tuple([case.team, *others] if case.team else others)
 
 
 def open_case_for(session: Session, user_id: int) -> Case | None:
@@ -107,7 +122,8 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
-        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True)
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
+                          teams=_concerned(case, teams_file))
     escalated = triage.level == "red" and case.severity != "red"
     new_category = bool(set(triage.categories) - set(case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
@@ -127,7 +143,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or new_category or new_situation)
+                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
 
 
 def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:

@@ -340,6 +340,7 @@ class Conversation:
             alert_case(self.settings, {
                 "kind": "red_case", "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
                 "categories": list(result.categories), "channel": channel, "team": change.team,
+                "teams": list(change.teams),
             })
 
     def _review(self, text: str, stored: _Stored, channel: str) -> None:

@@ -65,9 +65,11 @@ ACTIONS = {
     "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
     "contact": lambda s, c, a, f: workflow.update_contact(s, c, a, f),
     "phoned": lambda s, c, a, f: workflow.record_phone_call(s, c, a, f.get("note", "")),
+    "release": lambda s, c, a, f: workflow.release(s, c, a, f.get("note", "")),
+    "hand_to": lambda s, c, a, f: workflow.hand_to(s, c, a, parse_id(f.get("account_id", "")), f.get("note", "")),
 }
 # Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
-TO_BOT = ("handback", "close")
+TO_BOT = ("handback", "close", "release")
 
 
 def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:

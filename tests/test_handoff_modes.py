@@ -263,3 +263,36 @@ def test_honest_sla_claim_is_not_a_response_and_red_restarts_the_clock(db: Setti
     send_reply(db, case_id, actor(db, amy), "我是童伴的老师，孩子现在在您身边吗？")
     with session_scope(db) as session:
         assert session.get(Case, case_id).first_response_at is not None  # the counsellor's message
+
+
+def test_a_case_of_several_categories_alerts_every_team_concerned(db: Settings, convo: Conversation,
+                                                                  hook: WebhookReceiver) -> None:
+    from bot.cases import teams_for
+
+    assert teams_for(["bullying", "suicide"], db.teams_file) == ["12355", "12356"]
+    say(convo, "孩子在学校被同学欺负，回来说不想活了")
+    _wait_for_alerts(hook, 1)
+    assert hook.received[0]["team"] == "12356" and hook.received[0]["teams"] == ["12356", "12355"]
+
+
+def test_release_to_the_team_and_hand_to_a_named_colleague(db: Settings, convo: Conversation) -> None:
+    case_id, amy, user_id = _human_case(db, convo)
+    ben = add_account(db, "ben")
+    outsider = add_account(db, "cat", teams=("12355",))
+    with session_scope(db) as session:
+        with pytest.raises(wf.WorkflowError, match="同事"):
+            wf.hand_to(session, session.get(Case, case_id), actor(db, amy), outsider, "请接手")
+    with session_scope(db) as session:
+        with pytest.raises(wf.WorkflowError, match="交代"):
+            wf.hand_to(session, session.get(Case, case_id), actor(db, amy), ben, " ")
+    with session_scope(db) as session:
+        wf.hand_to(session, session.get(Case, case_id), actor(db, amy), ben, "奶奶下午方便接电话")
+    with session_scope(db) as session:
+        assert session.get(Case, case_id).assigned_to == ben
+        assert session.get(ConversationMode, user_id).account_id == ben  # the conversation stays human
+        note = session.scalar(select(CaseEvent.payload).where(CaseEvent.kind == "handover"))
+        assert note["note"] == "奶奶下午方便接电话" and note["to_account"] == "ben"
+        assert wf.release(session, session.get(Case, case_id), actor(db, ben), "今晚谁有空接一下") is True
+    with session_scope(db) as session:
+        case = session.get(Case, case_id)
+        assert (case.assigned_to, case.status) == (None, "open") and not in_human_mode(session, user_id)

@@ -42,7 +42,7 @@ def reply_in_human_mode(settings: Settings, result: Triage, change: CaseChange |
     if not _already_alerted(change):
         alert_case(settings, {"kind": "risk_raised", "case_id": change.case_id, "severity": change.severity,
                               "categories": list(result.categories), "channel": channel, "team": change.team,
-                              "escalated": change.escalated})
+                              "teams": list(change.teams), "escalated": change.escalated})
     if result.level == "red":
         return HumanReply(crisis_reply(result, settings.local_hotlines), "crisis")
     return HumanReply("", "human")
