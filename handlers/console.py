@@ -45,7 +45,8 @@ router.include_router(console_admin.router)
 def _filters(request: Request) -> QueueFilters:
     q = request.query_params
     return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
-                        mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1)
+                        mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1,
+                        search=q.get("q", "")[:32])
 
 
 def _without_page(request: Request) -> str:

@@ -160,3 +160,13 @@ def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Se
     with session_scope(server.settings) as session:
         detail = session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "contact"))
     assert detail["phone"] == "139****5678" and detail["relationship"] == "奶奶"
+
+
+def test_queue_search_by_case_number_or_phone(server: Server, family: httpx.Client) -> None:
+    case_id = _red_case(family)
+    add_account(server.settings, "boss", role="supervisor")
+    boss, _ = login(server, "boss")
+    _post(boss, case_id, "contact", phone="13912345678")
+    for query in (str(case_id), f"#{case_id}", "5678", "139 1234 5678"):
+        assert f'data-case="{case_id}"' in boss.get("/console/queue/rows", params={"q": query}).text, query
+    assert f'data-case="{case_id}"' not in boss.get("/console/queue/rows", params={"q": "13800000000"}).text

@@ -75,6 +75,7 @@ class QueueFilters:
     mine: bool = False
     overdue: bool = False
     page: int = 1
+    search: str = ""  # a case number (#12 or 12) or a phone number (or its last digits)
 
 
 @dataclass
@@ -107,6 +108,15 @@ def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: 
         query = query.where(Case.assigned_to == actor.account.id)
     if filters.category:  # categories is a JSON list of keys: match the quoted key in its text form
         query = query.where(cast(Case.categories, String).contains(f'"{filters.category}"', autoescape=True))
+    digits = re.sub(r"\D", "", filters.search)
+    if digits and len(digits) <= 9:  # a case number (phone searches need at least the last 4 digits as well)
+        by_phone = select(Contact.user_id).where(Contact.phone.contains(digits, autoescape=True)) \
+            if len(digits) >= 4 else None
+        query = query.where(or_(Case.id == int(digits), Case.user_id.in_(by_phone)) if by_phone is not None
+                            else Case.id == int(digits))
+    elif digits:
+        query = query.where(Case.user_id.in_(select(Contact.user_id).where(
+            func.replace(Contact.phone, "-", "").contains(digits, autoescape=True))))
     if filters.overdue:
         query = query.where(Case.id.in_(select(FollowUp.case_id).where(FollowUp.done_at.is_(None),
                                                                           FollowUp.due_on < today)))
