@@ -36,8 +36,9 @@ class CaseChange:
 
 
 def _seen_situations(session: Session, case_id: int) -> set[str]:
+    kinds = ("created", "escalated", "message")
     payloads = session.scalars(select(CaseEvent.payload).where(CaseEvent.case_id == case_id,
-                                                                CaseEvent.kind.in_(("created", "escalated", "message"))))
+                                                                CaseEvent.kind.in_(kinds)))
     return {str(p.get("situation")) for p in payloads if isinstance(p, dict) and p.get("situation")}
 
 

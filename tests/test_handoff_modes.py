@@ -92,8 +92,8 @@ def test_claim_and_send_enters_human_mode_and_the_bot_stays_quiet(db: Settings, 
     assert same.reply_text == ""
     assert _outbound(db, user_id) == before  # the bot said nothing
     with session_scope(db) as session:
-        family = list(session.scalars(select(Message.text).where(Message.user_id == user_id,
-                                                                 Message.direction == "in", Message.case_id == first.case_id)))
+        family = list(session.scalars(select(Message.text).where(
+            Message.user_id == user_id, Message.direction == "in", Message.case_id == first.case_id)))
     assert family == [RED, SAFE_NOW, "孩子还是说不想活了"]
 
 

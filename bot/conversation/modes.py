@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.storage.db import session_scope
 from bot.storage.models import ConversationMode, utcnow
 
 BOT, HUMAN = "bot", "human"
@@ -93,8 +94,6 @@ EXPIRED = "expired"  # was human until this message: the counsellor had been sil
 
 def current_mode(settings: Settings, user_id: int) -> str:
     """HUMAN, BOT, or EXPIRED (human mode ended by idleness just now: the family is told with this reply)."""
-    from bot.storage.db import session_scope
-
     with session_scope(settings) as session:
         row = mode_of(session, user_id)
         if row is None or row.mode != HUMAN:

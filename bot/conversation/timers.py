@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.conversation.family import tell_family
@@ -22,7 +23,7 @@ from bot.storage.models import ConversationMode, Message, utcnow
 log = logging.getLogger(__name__)
 
 
-def _waiting_since(session, row: ConversationMode) -> dt.datetime | None:  # type: ignore[no-untyped-def]
+def _waiting_since(session: Session, row: ConversationMode) -> dt.datetime | None:
     """When the family's oldest message not yet answered by the counsellor arrived (None: none waiting)."""
     after = aware(row.last_counsellor_at) or aware(row.since)
     query = select(func.min(Message.created_at)).where(Message.user_id == row.user_id, Message.direction == "in")
