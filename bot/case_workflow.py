@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.console.accounts import at_least
 from bot.console.audit import audit
+from bot.conversation.contact import PHONE_RE, contact_of, masked
+from bot.conversation.modes import leave_human
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
-from bot.storage.models import Account, Case, CaseEvent, FollowUp, MandatoryReport, Referral, Team, utcnow
+from bot.storage.models import (Account, Case, CaseEvent, ConversationMode, FollowUp, MandatoryReport, Referral, Team,
+                                TeamMember, utcnow)
 
 # action -> {from status: to status}; a status missing from an action's map means "not allowed now".
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -27,9 +30,10 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "schedule_follow_up": {"claimed": "follow_up", "in_progress": "follow_up", "follow_up": "follow_up"},
     "close": {"claimed": "closed", "in_progress": "closed", "follow_up": "closed"},
     "reopen": {"closed": "in_progress"},
+    "release": {"claimed": "open", "in_progress": "open", "follow_up": "open"},
 }
 ACTION_NAMES = {"claim": "认领", "assign": "指派", "work": "处理", "schedule_follow_up": "安排回访",
-                "close": "结案", "reopen": "重新打开"}
+                "close": "结案", "reopen": "重新打开", "release": "放回队伍"}
 
 
 class WorkflowError(TongbanError):
@@ -109,14 +113,35 @@ def _responded(case: Case) -> None:
         case.first_response_at = utcnow()
 
 
+def _claimed_by(session: Session, account_id: int | None) -> WorkflowError:
+    holder = session.get(Account, account_id) if account_id else None
+    name = (holder.display_name or holder.username) if holder else "?"
+    return WorkflowError(f"这个个案已由「{name}」认领，请联系 TA / already claimed by {holder.username if holder else '?'}")
+
+
+def require_not_taken(session: Session, case: Case | None, actor: Actor) -> None:
+    """PermissionDenied naming the holder when another counsellor took a case this actor could see while it was
+    unclaimed (a reply typed meanwhile); others learn nothing about the case."""
+    if case is None or case.assigned_to in (None, actor.account.id) or actor.is_supervisor:
+        return
+    if case.team in actor.teams or (actor.account.on_call and case.severity == "red"):
+        raise PermissionDenied(str(_claimed_by(session, case.assigned_to)))
+
+
 def claim(session: Session, case: Case, actor: Actor) -> None:
+    """Takes an unclaimed case. Two counsellors claiming at once: one conditional UPDATE wins, the other is
+    told who holds the case."""
     require_view(actor, case)
     if case.assigned_to not in (None, actor.account.id):
-        raise WorkflowError("这个个案已被别人认领 / already claimed by someone else")
+        raise _claimed_by(session, case.assigned_to)
     moved = _move(case, "claim")
+    won = session.execute(update(Case).where(Case.id == case.id, Case.assigned_to.is_(None))
+                          .values(assigned_to=actor.account.id, status=case.status)
+                          .execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        raise _claimed_by(session, session.scalar(select(Case.assigned_to).where(Case.id == case.id)))
     case.assigned_to = actor.account.id
-    _responded(case)
-    _record(session, case, actor, "claim", moved)
+    _record(session, case, actor, "claim", moved)  # a claim is not a response: the family has heard nothing
 
 
 def assign(session: Session, case: Case, actor: Actor, account_id: int | None, team: str | None = None) -> None:
@@ -136,7 +161,6 @@ def assign(session: Session, case: Case, actor: Actor, account_id: int | None, t
         _record(session, case, actor, "assign", {**moved, "to_account": target.username,
                                                  "from_account_id": case.assigned_to})
         case.assigned_to = target.id
-        _responded(case)
 
 
 def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
@@ -153,6 +177,14 @@ def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, deli
     moved = _move(case, "work")
     _responded(case)
     _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
+
+
+def record_phone_call(session: Session, case: Case, actor: Actor, note: str) -> None:
+    """「已电话联系」: a call to the family counts as the response, as a delivered message does."""
+    _require_work(actor, case)
+    moved = _move(case, "work")
+    _responded(case)
+    _record(session, case, actor, "phoned", {**moved, "note": note.strip()})
 
 
 def add_referral(session: Session, case: Case, actor: Actor, destination: str, outcome: str) -> Referral:
@@ -211,7 +243,8 @@ def _report_settled(session: Session, case: Case) -> bool:
     return session.scalar(select(MandatoryReport.id).where(MandatoryReport.case_id == case.id).limit(1)) is not None
 
 
-def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = "") -> None:
+def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = "") -> bool:
+    """Closes the case; True when this also handed the conversation back to the bot."""
     _require_work(actor, case)
     if outcome not in labels()["outcomes"]:
         raise WorkflowError(f"请选择结案结果 / choose an outcome (not {outcome!r})")
@@ -220,7 +253,18 @@ def close(session: Session, case: Case, actor: Actor, outcome: str, note: str = 
                             "record the mandatory report (or a deferral with a reason) before closing")
     moved = _move(case, "close")
     case.outcome, case.closed_at = outcome, utcnow()
-    _record(session, case, actor, "close", {**moved, "outcome": outcome, "note": note.strip()})
+    left = leave_human(session, case.user_id)
+    _record(session, case, actor, "close", {**moved, "outcome": outcome, "note": note.strip(), "to_bot": left})
+    return left
+
+
+def hand_back(session: Session, case: Case, actor: Actor) -> bool:
+    """「交还给机器人」: the bot answers the family again (the caller tells them in one line)."""
+    _require_work(actor, case)
+    if not leave_human(session, case.user_id):
+        raise WorkflowError("现在是机器人在回复，不用交还 / the bot is already answering this family")
+    _record(session, case, actor, "handback", {})
+    return True
 
 
 def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
@@ -228,3 +272,55 @@ def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
     moved = _move(case, "reopen")
     case.closed_at, case.outcome = None, None
     _record(session, case, actor, "reopen", {**moved, "reason": reason.strip()})
+
+
+CONTACT_FIELDS = {"relationship": 32, "child_age": 16, "region": 64, "phone": 32}
+
+
+def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str]) -> None:
+    """The contact panel: who writes (奶奶/妈妈/孩子本人), the child's age, region and call-back phone, stored
+    on the person; the audit entry names the phone masked."""
+    _require_work(actor, case)
+    phone = fields.get("phone", "").strip().replace(" ", "")
+    if phone and not PHONE_RE.fullmatch(phone):
+        raise WorkflowError("电话号码格式不对（手机 11 位，或区号-座机） / not a phone number")
+    contact = contact_of(session, case.user_id)
+    changed: dict[str, str] = {}
+    for name, limit in CONTACT_FIELDS.items():
+        value = phone if name == "phone" else fields.get(name, "").strip()[:limit]
+        if value != getattr(contact, name):
+            setattr(contact, name, value)
+            changed[name] = masked(value) if name == "phone" else value
+    if changed:
+        contact.updated_at = utcnow()
+        _record(session, case, actor, "contact", changed)
+
+
+def release(session: Session, case: Case, actor: Actor, note: str) -> bool:
+    """Puts the case back in its team's queue for whoever is free (with a note for them). The family's
+    conversation goes back to the bot until someone writes (True: the caller tells the family)."""
+    _require_work(actor, case)
+    moved = _move(case, "release")
+    case.assigned_to = None
+    left = leave_human(session, case.user_id)
+    _record(session, case, actor, "release", {**moved, "note": note.strip(), "to_bot": left})
+    return left
+
+
+def hand_to(session: Session, case: Case, actor: Actor, account_id: int | None, note: str) -> None:
+    """Hands the case to a named colleague of the case's team, with a note; the conversation stays theirs."""
+    _require_work(actor, case)
+    target = session.get(Account, account_id) if account_id else None
+    member = target is not None and session.scalar(select(TeamMember.account_id).where(
+        TeamMember.account_id == target.id, TeamMember.team_key == (case.team or "")))
+    if target is None or not target.active or not (member or at_least(target, "supervisor")):
+        raise WorkflowError("请选择本队伍的一位同事 / choose an active colleague of the case's team")
+    if not note.strip():
+        raise WorkflowError("转交时请写一句交代 / a hand-over needs a note")
+    _move(case, "assign")
+    _record(session, case, actor, "handover", {"to_account": target.username, "note": note.strip(),
+                                               "from_account_id": case.assigned_to})
+    case.assigned_to = target.id
+    mode = session.get(ConversationMode, case.user_id)
+    if mode is not None and mode.mode == "human":
+        mode.account_id = target.id

@@ -37,6 +37,15 @@ class CaseChange:
     escalated: bool
     severity: str
     team: str | None = None
+    raised: bool = False  # created, escalated, a new category or a new emergency situation
+    teams: tuple[str, ...] = ()  # every team concerned (alerts), the owning team first
+
+
+def _seen_situations(session: Session, case_id: int) -> set[str]:
+    kinds = ("created", "escalated", "message")
+    payloads = session.scalars(select(CaseEvent.payload).where(CaseEvent.case_id == case_id,
+                                                                CaseEvent.kind.in_(kinds)))
+    return {str(p.get("situation")) for p in payloads if isinstance(p, dict) and p.get("situation")}
 
 
 @lru_cache(maxsize=4)
@@ -60,6 +69,13 @@ def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | 
             if category in mapping:
                 return str(mapping[category])
     return str(routing["default_team"])
+
+
+def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> list[str]:
+    """Every team concerned by the categories, the owning team (most severe category's) first: a self-cutting
+    child who also wants to die concerns 12356 as well as the team of the other category."""
+    teams = [team_for([category], path, region) for category in categories] or [team_for([], path, region)]
+    return list(dict.fromkeys(teams))
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
@@ -97,6 +113,13 @@ def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
     except (SQLAlchemyError, StorageError) as exc:  # the reply (already built) must still go out
         log.warning("case reference not read (%s): the reply goes without it", type(exc).__name__)
         return None
+
+
+def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
+    if not teams_file:
+        return (case.team,) if case.team else ()
+    others = [team for team in teams_for(case.categories or [], teams_file) if team != case.team]
+    return tuple([case.team, *others] if case.team else others)
 
 
 def open_case_for(session: Session, user_id: int) -> Case | None:
@@ -138,9 +161,14 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             "transcript": _transcript(session, user.id),
         }))
         message.case_id = case.id
-        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team)
+        return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
+                          teams=_concerned(case, teams_file))
     escalated = triage.level == "red" and case.severity != "red"
+    new_category = bool(set(triage.categories) - set(case.categories or []))
+    new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
     case.severity = "red" if escalated else case.severity
+    if escalated:  # a red case needs a response within the red window from now, whatever was said before
+        case.sla_from, case.first_response_at, case.sla_breach_notified = utcnow(), None, False
     case.categories = list(dict.fromkeys([*case.categories, *triage.categories]))
     case.evidence = list(dict.fromkeys([*case.evidence, *evidence]))
     case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
@@ -182,7 +210,8 @@ def _join_flood(session: Session, user: ChannelUser, message: Message, triage: T
         "message_id": message.id, "user_id": user.id, "level": triage.level, "categories": list(triage.categories),
     }))
     message.case_id = case.id
-    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
+                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
 
 
 def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:

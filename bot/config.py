@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     console_poll_seconds: float = 3.0
     console_queue_page_size: int = 100
     sla_check_seconds: float = 60.0
+    # Human mode (bot/conversation/): a counsellor who wrote to the family holds the conversation; the bot only
+    # sends safety replies, and one holding line when the family has waited this long for an answer.
+    human_hold_minutes: float = 3.0
+    human_idle_minutes: float = 30.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
     wechat_app_id: str = ""
@@ -96,6 +100,8 @@ class Settings(BaseSettings):
     wechat_token: str = Field(default="", description="基本配置 → 服务器配置 → 令牌(Token).")
     wechat_aes_key: str = Field(default="", description="EncodingAESKey; empty = plaintext mode only.")
     wechat_delivery: Literal["passive", "async"] = "passive"
+    # subscription (订阅号) cannot push 客服消息: counsellors' messages wait for the family's next message.
+    wechat_account_type: Literal["service", "subscription"] = "service"
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_rate_limit_per_minute: int = 20
     wechat_token_store: Literal["database", "redis"] = "database"

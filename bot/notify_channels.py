@@ -48,15 +48,15 @@ def wecom_markdown(settings: Settings, payload: dict[str, Any]) -> dict[str, Any
         severity=labels["severities"].get(payload.get("severity"), payload.get("severity")),
         categories="、".join(labels["categories"].get(c, c) for c in payload.get("categories", [])) or "-",
         channel=labels["channels"].get(payload.get("channel"), payload.get("channel")),
-        team=payload.get("team") or "-", link=texts["link"].format(url=url) if url else "",
+        team="、".join(payload.get("teams") or [payload.get("team") or "-"]), link=texts["link"].format(url=url) if url else "",
     ).strip()
     return {"msgtype": "markdown", "markdown": {"content": content}}
 
 
-def template_recipients(settings: Settings, team: str | None) -> list[str]:
-    """Openids of active accounts with a bound WeChat that are on call or in the case's team."""
+def template_recipients(settings: Settings, teams: list[str]) -> list[str]:
+    """Openids of active accounts with a bound WeChat that are on call or in one of the teams concerned."""
     with session_scope(settings) as session:
-        in_team = select(TeamMember.account_id).where(TeamMember.team_key == (team or ""))
+        in_team = select(TeamMember.account_id).where(TeamMember.team_key.in_([t for t in teams if t]))
         return list(session.scalars(select(Account.wechat_openid).where(
             Account.active.is_(True), Account.wechat_openid.is_not(None), Account.wechat_openid != "",
             or_(Account.on_call.is_(True), Account.id.in_(in_team)))))
@@ -75,7 +75,7 @@ def _send_templates(settings: Settings, payload: dict[str, Any], delays: tuple[f
     }
     url = case_url(settings, payload["case_id"]) or None
     client = make_client(settings)
-    for openid in template_recipients(settings, payload.get("team")):
+    for openid in template_recipients(settings, payload.get("teams") or [payload.get("team") or ""]):
         for attempt, delay in enumerate((0.0, *delays)):
             time.sleep(delay)
             try:

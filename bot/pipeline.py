@@ -28,6 +28,9 @@ from bot.answer.model import Composed
 from bot.case_flood import FloodLimit
 from bot.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
+from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
+from bot.conversation.human import reply_in_human_mode
+from bot.conversation.modes import EXPIRED, HUMAN, current_mode
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
 from bot import spool
@@ -255,13 +258,15 @@ class Conversation:
         except SQLAlchemyError:  # down or locked: reply anyway, store later (a crisis reply never waits)
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
-        if stored.triage.level == "green" and _asks_for_person(text):
+        mode = current_mode(self.settings, stored.user.id)
+        if mode != HUMAN and stored.triage.level == "green" and _asks_for_person(text):
             self._request_person(stored, inbound.origin)
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, inbound.channel)
-        outcome = self._reply(text, stored, truncated)
+        outcome = self._respond(text, stored, truncated, mode, inbound.channel)
         try:
-            self._store_outbound(stored, outcome)
+            if outcome.reply_text:  # in human mode the bot is usually silent
+                self._store_outbound(stored, outcome)
         except SQLAlchemyError:  # the inbound message and any case are stored; only our copy of the reply is lost
             log.error("reply not stored: database unavailable", exc_info=True)
         if self.second_opinion is not None and stored.triage.level != "red":
@@ -270,6 +275,33 @@ class Conversation:
         MESSAGES.labels(inbound.channel, outcome.level).inc()
         REPLY_SECONDS.labels(inbound.channel, outcome.level).observe(seconds)
         return Outcome(**{**outcome.__dict__, "seconds": seconds})
+
+    def _respond(self, text: str, stored: _Stored, truncated: bool, mode: str, channel: str) -> Outcome:
+        """The reply by mode (bot.conversation): a call-back number answering our question is stored first;
+        in human mode the counsellor answers; in bot mode the usual reply, and the call-back question once after
+        the first red or yellow reply."""
+        phone = capture_phone(self.settings, stored.user.id, stored.case_id, text)
+        if mode == HUMAN:
+            return self._human_reply(stored, channel)
+        if phone and only_a_number(text):
+            outcome = Outcome(reply_text=prompt_text("replies/callback_saved.txt").format(phone=phone),
+                              intent="callback", level=stored.triage.level, case_id=stored.case_id)
+        else:
+            outcome = self._reply(text, stored, truncated)
+        if outcome.intent in ("crisis", "support") and ask_for_callback(self.settings, stored.user.id):
+            outcome = Outcome(**{**outcome.__dict__, "reply_text":
+                                 f"{outcome.reply_text}\n{prompt_text('replies/ask_callback.txt')}"})
+        if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
+            outcome = Outcome(**{**outcome.__dict__,
+                                 "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
+        return outcome
+
+    def _human_reply(self, stored: _Stored, channel: str) -> Outcome:
+        """Human mode: the counsellor answers; the bot speaks only when the risk rises (bot.conversation.human)."""
+        result = stored.triage
+        said = reply_in_human_mode(self.settings, result, stored.change, stored.message_id, channel)
+        return Outcome(reply_text=said.text, level=result.level, case_id=stored.case_id, intent=said.intent,
+                       categories=list(result.categories))
 
     def _request_person(self, stored: _Stored, origin: str | None) -> None:
         """「找人帮忙」: the reply promises that someone will get in touch, so a (yellow) case puts the request in
@@ -326,6 +358,7 @@ class Conversation:
             alert_case(self.settings, {
                 "kind": "red_case", "case_id": change.case_id, "severity": "red", "escalated": change.escalated,
                 "categories": list(result.categories), "channel": channel, "team": change.team,
+                "teams": list(change.teams),
             })
 
     def _review(self, text: str, stored: _Stored, channel: str) -> None:

@@ -9,19 +9,22 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from bot.case_workflow import PermissionDenied, require_view
 from bot.console.audit import audit
 from bot.console.reports import beijing_today
 from bot.console.sla import SlaChecker
-from bot.console.views import QueueFilters, case_detail, due_follow_ups, queue_rows
+from bot.console.views import QueueFilters, case_detail, due_follow_ups, live_messages, queue_rows
 from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
 from handlers import console_actions, console_admin, console_auth
 from handlers.console_auth import Ctx, current, current_polling, render
 from handlers.console_guard import CaseId, ConsoleRoute, parse_id
+
+
+LIVE_POLL_MS = 2000  # the case page asks for new messages this often (new family messages within 3 s)
 
 
 @asynccontextmanager
@@ -43,7 +46,8 @@ def _filters(request: Request) -> QueueFilters:
     q = request.query_params
     return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
                         mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1,
-                        ref=q.get("ref", "")[:40])
+                        ref=q.get("ref", "")[:40],
+                        search=q.get("q", "")[:32])
 
 
 def _without_page(request: Request) -> str:
@@ -88,22 +92,43 @@ def _audit_denied(request: Request, ctx: Ctx, case_id: int, reason: str) -> None
               ctx.actor.ip)
 
 
-def show_case(request: Request, ctx: Ctx, case_id: int, error: str = "", status_code: int = 200) -> HTMLResponse:
+def show_case(request: Request, ctx: Ctx, case_id: int, error: str = "", status_code: int = 200,
+              draft: str = "") -> HTMLResponse:
     """The case page; with status 403 `error` is a refused action, audited here (as is a refused view)."""
     try:
         detail = _case_page(ctx, case_id)
     except PermissionDenied as exc:
         _audit_denied(request, ctx, case_id, error or str(exc))
-        return render(request, "console/denied.html", ctx, 403, message=str(exc))
+        return render(request, "console/denied.html", ctx, 403, message=error or str(exc))
     if status_code == 403:
         _audit_denied(request, ctx, case_id, error)
     return render(request, "console/case.html", ctx, status_code, error=error, done=request.query_params.get("done", ""),
-                  canned=prompt_yaml("console_replies.yaml"), today=beijing_today(), **detail)
+                  canned=prompt_yaml("console_replies.yaml"), today=beijing_today(), draft=draft,
+                  poll_ms=LIVE_POLL_MS, **detail)
 
 
 @router.get("/console/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: CaseId, ctx: Ctx = Depends(current)) -> HTMLResponse:
     return await run_in_threadpool(show_case, request, ctx, case_id)
+
+
+def _live(ctx: Ctx, case_id: int, after: int) -> list[dict]:
+    with session_scope(ctx.settings) as session:
+        case = require_view(ctx.actor, session.get(Case, case_id))
+        return live_messages(session, case, ctx.actor, after)
+
+
+@router.get("/console/cases/{case_id}/messages")
+async def case_messages(request: Request, case_id: CaseId, ctx: Ctx = Depends(current_polling)) -> JSONResponse:
+    """New transcript lines after message id `after`, as JSON: polled every 2 s by the case page (not counted
+    as activity; the page view itself was audited). Same permission as the page."""
+    after = parse_id(request.query_params.get("after", "")) or 0
+    try:
+        rows = await run_in_threadpool(_live, ctx, case_id, after)
+    except PermissionDenied as exc:
+        await run_in_threadpool(_audit_denied, request, ctx, case_id, str(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+    return JSONResponse(rows)
 
 
 @router.get("/console/", include_in_schema=False)

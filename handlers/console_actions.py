@@ -12,6 +12,8 @@ from starlette.datastructures import FormData
 
 from bot import case_workflow as workflow
 from bot.console.replies import send_reply
+from bot.conversation.family import tell_family
+from bot.prompts import prompt_text
 from bot.errors import TongbanError
 from bot.storage.db import session_scope
 from bot.storage.models import Case
@@ -60,18 +62,30 @@ ACTIONS = {
     "follow_up_done": lambda s, c, a, f: workflow.complete_follow_up(s, c, a, parse_id(f.get("follow_up_id", "")) or 0),
     "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
+    "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
+    "contact": lambda s, c, a, f: workflow.update_contact(s, c, a, f),
+    "phoned": lambda s, c, a, f: workflow.record_phone_call(s, c, a, f.get("note", "")),
+    "release": lambda s, c, a, f: workflow.release(s, c, a, f.get("note", "")),
+    "hand_to": lambda s, c, a, f: workflow.hand_to(s, c, a, parse_id(f.get("account_id", "")), f.get("note", "")),
 }
+# Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
+TO_BOT = ("handback", "close", "release")
 
 
 def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
     if action == "reply":
         with session_scope(ctx.settings) as session:
-            workflow.require_view(ctx.actor, session.get(Case, case_id))
+            case = session.get(Case, case_id)
+            workflow.require_not_taken(session, case, ctx.actor)
+            workflow.require_view(ctx.actor, case)
         send_reply(ctx.settings, case_id, ctx.actor, form.get("text", ""))
         return
     with session_scope(ctx.settings) as session:
         case = workflow.require_view(ctx.actor, session.get(Case, case_id))
-        ACTIONS[action](session, case, ctx.actor, form)
+        to_bot = ACTIONS[action](session, case, ctx.actor, form) is True and action in TO_BOT
+        user_id = case.user_id
+    if to_bot:
+        tell_family(ctx.settings, user_id, case_id, prompt_text("replies/handback.txt"))
 
 
 def _fields(form: FormData) -> dict[str, str]:
@@ -88,8 +102,9 @@ async def case_action(request: Request, case_id: CaseId, action: str, ctx: Ctx =
         return Response("unknown action", status_code=404)
     try:
         await run_in_threadpool(_run, ctx, case_id, action, form)
-    except workflow.PermissionDenied as exc:
+    except workflow.PermissionDenied as exc:  # the page never echoes the text; console.js shows the unsent reply
         return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 403)
-    except TongbanError as exc:
-        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409)
+    except TongbanError as exc:  # a reply that could not go out stays in the box (e.g. lost a claim race)
+        draft = form.get("text", "") if action == "reply" else ""
+        return await run_in_threadpool(show_case, request, ctx, case_id, str(exc), 409, draft)
     return RedirectResponse(f"/console/cases/{case_id}?done={action}", status_code=303)

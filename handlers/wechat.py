@@ -34,6 +34,7 @@ from bot.pipeline import Conversation, Inbound, Outcome
 from bot.prompts import prompt_text, prompt_yaml
 from bot.rate_limit import held_back
 from bot.wechat import followers, nonces
+from bot.wechat.held import passive_reply
 from bot.wechat.outbox import OutboxWorker, enqueue
 from bot.wechat.replies import reply_parts, text_reply_xml
 
@@ -277,7 +278,10 @@ async def _converse(request: Request, inbound: Inbound, received: float) -> str:
             await run_in_threadpool(enqueue, settings, inbound.user_id, inbound.msg_key or "",
                                     reply_parts(outcome.reply_text), outcome.case_id)
         return ""
-    return outcome.reply_text
+    if outcome.spooled or outcome.duplicate:
+        return outcome.reply_text
+    # In human mode the reply is usually "" (answered "success"); a 订阅号 adds the counsellor's held messages.
+    return await run_in_threadpool(passive_reply, settings, inbound.user_id, outcome.reply_text, outcome.level)
 
 
 async def _event_reply(request: Request, message: BaseMessage, received: float) -> str:

@@ -49,7 +49,8 @@ def test_full_lifecycle_and_audit(db: Settings) -> None:
     assert _status(db, case_id) == "in_progress"
     with session_scope(db) as session:
         case = session.get(Case, case_id)
-        assert case.first_response_at is not None and case.closed_at is None and case.outcome is None
+        # claiming, referring and closing tell the family nothing: no first response was recorded
+        assert case.first_response_at is None and case.closed_at is None and case.outcome is None
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)
                                        .order_by(AuditEntry.id)))
         kinds = set(session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)))

@@ -1,7 +1,7 @@
 """A counsellor's reply to the family, through the channel the case came from.
 
 WeChat: stored as an outbound message and queued as 客服消息 (allowed within 48 h of the user's last
-message). Web chat: stored only; the visitor's page polls for new outbound messages. Other channels cannot
+message); a 订阅号 cannot push, so it is held for the family's next message (bot.conversation.family). Web chat: stored only; the visitor's page polls for new outbound messages. Other channels cannot
 receive replies; the message is still stored so the transcript shows what was meant to be said.
 """
 
@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.case_workflow import Actor, WorkflowError, mark_reply
+from bot.case_workflow import Actor, WorkflowError, claim, mark_reply
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.storage.db import session_scope
 from bot.storage.models import Case, ChannelUser, Message, WechatOutbox, utcnow
-from bot.wechat.outbox import WINDOW, enqueue
-from bot.wechat.replies import reply_parts
+from bot.conversation.family import deliver, outbox_key, store_outbound
+from bot.conversation.modes import counsellor_wrote
+from bot.wechat.outbox import WINDOW
+
+__all__ = ["ReplyWindow", "delivery_states", "outbox_key", "reply_window", "send_reply"]
 
 REPLY_CHANNELS = ("wechat", "web")
 MAX_REPLY_CHARS = 1000
@@ -45,13 +48,11 @@ def reply_window(session: Session, user: ChannelUser, now: dt.datetime | None = 
     return ReplyWindow(user.channel, user.channel in REPLY_CHANNELS, last, None)
 
 
-def outbox_key(case_id: int, message_id: int) -> str:
-    return f"console:{case_id}:{message_id}"
-
-
 def send_reply(settings: Settings, case_id: int, actor: Actor, text: str) -> str:
     """Stores the reply, records it on the case and queues it for the channel; returns the delivery kind
-    ("wechat", "web" or "none"). Raises WorkflowError when the user cannot be reached."""
+    ("wechat", "wechat_held", "web" or "none"). An unclaimed case is claimed first, in the same transaction
+    (a reply typed before claiming is never lost). The conversation is in human mode from here on.
+    Raises WorkflowError when the user cannot be reached or someone else holds the case."""
     text = text.strip()
     if not text:
         raise WorkflowError("回复内容不能为空 / the reply is empty")
@@ -61,18 +62,16 @@ def send_reply(settings: Settings, case_id: int, actor: Actor, text: str) -> str
         case = session.get(Case, case_id)
         user = session.get(ChannelUser, case.user_id)
         window = reply_window(session, user)
-        if user.channel == "wechat" and not window.can_reply:
+        if user.channel == "wechat" and not window.can_reply and settings.wechat_account_type != "subscription":
             raise WorkflowError("已超过微信 48 小时回复时限，请改用电话等方式联系 / the 48-hour WeChat window has passed")
-        message = Message(user_id=user.id, direction="out", author="counsellor", text=text, level="green",
-                          case_id=case.id)
-        session.add(message)
-        session.flush()
+        if case.assigned_to is None and case.status == "open":
+            claim(session, case, actor)
+        message = store_outbound(session, user, text, case.id, "counsellor")
         delivery = user.channel if user.channel in REPLY_CHANNELS else "none"
         mark_reply(session, case, actor, message.id, delivery)
-        openid, key = user.external_id, outbox_key(case.id, message.id)
-    if delivery == "wechat":  # after the commit: the worker may send at once
-        enqueue(settings, openid, key, reply_parts(text), case_id)
-    return delivery
+        counsellor_wrote(session, user.id, case.id, actor.account.id)
+        channel, external_id, message_id = user.channel, user.external_id, message.id
+    return deliver(settings, channel, external_id, case_id, message_id, text)
 
 
 def delivery_states(session: Session, case_id: int) -> dict[str, str]:

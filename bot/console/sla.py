@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot.config import Settings
 from bot.console.views import sla_deadline
+from bot.conversation.timers import check_conversations
 from bot.metrics import SLA_BREACHES
 from bot.notify import RETRY_DELAYS
 from bot.notify_channels import alert_case
@@ -47,7 +48,8 @@ def check_sla(settings: Settings, now: dt.datetime | None = None,
 
 
 class SlaChecker(threading.Thread):
-    """Runs check_sla every `sla_check_seconds` until stop() (started with the console)."""
+    """Runs check_sla and the human-mode timers every `sla_check_seconds` until stop() (started with the
+    console)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(name="sla-checker", daemon=True)
@@ -58,6 +60,7 @@ class SlaChecker(threading.Thread):
         while not self._stop_event.wait(self.settings.sla_check_seconds):
             try:
                 check_sla(self.settings)
+                check_conversations(self.settings)
             except Exception:  # a database hiccup must not end the checker; the next pass retries
                 log.exception("SLA check failed")
 

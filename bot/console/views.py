@@ -15,8 +15,9 @@ from bot.cases import normalise_ref
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.console.replies import delivery_states, outbox_key, reply_window
-from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, FollowUp, MandatoryReport, Message,
-                                Referral, Team, utcnow)
+from bot.conversation.contact import masked
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, Contact, ConversationMode, FollowUp,
+                                MandatoryReport, Message, Referral, Team, utcnow)
 
 OPEN = ("open", "claimed", "in_progress", "follow_up")
 PREVIEW_CHARS = 24
@@ -35,7 +36,14 @@ def mask(text: str) -> str:
 def sla_deadline(case: Case, settings: Settings) -> dt.datetime:
     window = (dt.timedelta(minutes=settings.sla_red_minutes) if case.severity == "red"
               else dt.timedelta(hours=settings.sla_yellow_hours))
-    return aware(case.created_at) + window
+    return aware(case.sla_from or case.created_at) + window
+
+
+def sla_remaining_minutes(case: Case, settings: Settings, now: dt.datetime) -> int | None:
+    """Whole minutes left before the response deadline (negative: that late); None once someone responded."""
+    if case.first_response_at is not None:
+        return None
+    return int((sla_deadline(case, settings) - now).total_seconds() // 60)
 
 
 def sla_state(case: Case, settings: Settings, now: dt.datetime) -> str:
@@ -46,7 +54,7 @@ def sla_state(case: Case, settings: Settings, now: dt.datetime) -> str:
         return "met" if responded <= deadline else "late"
     if now > deadline:
         return "breached"
-    window = deadline - aware(case.created_at)
+    window = deadline - aware(case.sla_from or case.created_at)
     return "soon" if deadline - now < window / 4 else "ok"
 
 
@@ -69,6 +77,7 @@ class QueueFilters:
     overdue: bool = False
     page: int = 1
     ref: str = ""  # a case number or public reference: that case alone, in any status
+    search: str = ""  # a case number (#12 or 12) or a phone number (or its last digits)
 
 
 @dataclass
@@ -106,19 +115,56 @@ def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: 
         query = query.where(Case.assigned_to == actor.account.id)
     if filters.category:  # categories is a JSON list of keys: match the quoted key in its text form
         query = query.where(cast(Case.categories, String).contains(f'"{filters.category}"', autoescape=True))
+    digits = re.sub(r"\D", "", filters.search)
+    if digits and len(digits) <= 9:  # a case number (phone searches need at least the last 4 digits as well)
+        by_phone = select(Contact.user_id).where(Contact.phone.contains(digits, autoescape=True)) \
+            if len(digits) >= 4 else None
+        query = query.where(or_(Case.id == int(digits), Case.user_id.in_(by_phone)) if by_phone is not None
+                            else Case.id == int(digits))
+    elif digits:
+        query = query.where(Case.user_id.in_(select(Contact.user_id).where(
+            func.replace(Contact.phone, "-", "").contains(digits, autoescape=True))))
     if filters.overdue:
         query = query.where(Case.id.in_(select(FollowUp.case_id).where(FollowUp.done_at.is_(None),
                                                                           FollowUp.due_on < today)))
     return query
 
 
+def _unread():  # type: ignore[no-untyped-def]
+    """A family message on the case that no counsellor has seen on the case page yet."""
+    return (select(Message.id).where(Message.case_id == Case.id, Message.direction == "in",
+                                     Message.id > func.coalesce(Case.read_upto, 0)).exists())
+
+
 def queue_order():  # type: ignore[no-untyped-def]
-    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then claimed red cases,
-    then the rest, each of those longest waiting first."""
+    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then red cases with a family
+    message nobody has read, then the other red cases, then other cases with unread messages, then the rest;
+    each of those longest waiting first."""
     unclaimed_red = and_(Case.severity == "red", Case.assigned_to.is_(None))
-    rank = when((unclaimed_red, 0), (Case.severity == "red", 1), else_=2)
+    unread = _unread()
+    rank = when((unclaimed_red, 0), (and_(Case.severity == "red", unread), 1), (Case.severity == "red", 2),
+                (unread, 3), else_=4)
     newest_first = when((unclaimed_red, Case.created_at), else_=None)
     return rank, newest_first.desc(), Case.created_at, Case.id
+
+
+def unread_counts(session: Session, cases: list[Case]) -> dict[int, int]:
+    """Family messages per case after the last one a counsellor saw on the case page."""
+    counts: dict[int, int] = {}
+    for case in cases:
+        counts[case.id] = int(session.scalar(select(func.count()).select_from(Message).where(
+            Message.case_id == case.id, Message.direction == "in", Message.id > (case.read_upto or 0))) or 0)
+    return counts
+
+
+def mark_read(case: Case, actor: Actor, messages: list[Message]) -> None:
+    """The case's holder (or anyone, while nobody holds it) has now seen these messages; a supervisor looking
+    in does not clear the holder's unread count."""
+    if case.assigned_to not in (None, actor.account.id):
+        return
+    newest = max((m.id for m in messages if m.case_id == case.id and m.direction == "in"), default=0)
+    if newest > (case.read_upto or 0):
+        case.read_upto = newest
 
 
 def queue_rows(session: Session, actor: Actor, settings: Settings, filters: QueueFilters,
@@ -135,11 +181,18 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
+    unread = unread_counts(session, cases)
+    phones = dict(session.execute(select(Contact.user_id, Contact.phone).where(
+        Contact.user_id.in_([case.user_id for case in cases]), Contact.phone != "")).all())
+    human = set(session.scalars(select(ConversationMode.case_id).where(
+        ConversationMode.mode == "human", ConversationMode.case_id.in_([case.id for case in cases]))))
     rows = [{
         "id": case.id, "ref": case.public_ref, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
         "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
+        "unread": unread.get(case.id, 0), "human": case.id in human,
+        "phone": masked(phones.get(case.user_id, "")), "remaining": sla_remaining_minutes(case, settings, now),
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
@@ -186,6 +239,9 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     """Everything the case page shows (numbers unmasked: the caller audits the view)."""
     user = session.get(ChannelUser, case.user_id)
     messages, earlier, hidden = viewable_messages(session, case, actor)
+    mark_read(case, actor, messages)
+    mode = session.get(ConversationMode, case.user_id)
+    contact = session.get(Contact, case.user_id)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
     replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
         [case.id, *(other.id for other in earlier)])))
@@ -198,7 +254,10 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
     } for m in messages]
     accounts = list(session.scalars(select(Account).where(Account.active.is_(True)).order_by(Account.username)))
     return {
-        "case": case, "user": user, "transcript": transcript, "hidden_messages": hidden, "events": events,
+        "case": case, "user": user, "transcript": transcript,
+        "human_mode": bool(mode and mode.mode == "human" and mode.case_id == case.id),
+        "contact": contact, "phone_digits": re.sub(r"\D", "", contact.phone) if contact else "",
+        "last_message_id": max((m.id for m in messages), default=0), "hidden_messages": hidden, "events": events,
         "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
         "deadline": sla_deadline(case, settings),
@@ -208,3 +267,21 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
         "accounts": accounts, "names": {a.id: a.display_name for a in accounts},
         "teams": list(session.scalars(select(Team).order_by(Team.key))),
     }
+
+
+def message_json(message: Message, authors: dict) -> dict:
+    """One transcript line for the live case page."""
+    author = "family" if message.direction == "in" else (message.author or "bot")
+    return {"id": message.id, "direction": message.direction, "author": author, "by": authors.get(message.id),
+            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat()}
+
+
+def live_messages(session: Session, case: Case, actor: Actor, after: int) -> list[dict]:
+    """The messages after id `after` that the case page may show (the same rule as the page), marked read."""
+    messages, earlier, _ = viewable_messages(session, case, actor)
+    new = [m for m in messages if m.id > after]
+    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
+        [case.id, *(other.id for other in earlier)])))
+    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
+    mark_read(case, actor, new)
+    return [message_json(m, authors) for m in new]

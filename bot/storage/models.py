@@ -90,6 +90,41 @@ class Case(Base):
     flood: Mapped[bool] = mapped_column(Boolean, default=False)
     # The only case number families see (migration 0006_case_public_ref); `id` stays inside the console.
     public_ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_public_ref)
+    # The last family message a counsellor has seen on the case page (migration 0007_handoff_modes)
+    read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The response clock: from creation, restarted when the case escalates to red (None = created_at)
+    sla_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConversationMode(Base):
+    """Who answers a person now: the bot, or (human mode) the counsellor who wrote to them on `case_id`.
+    `holding_sent`: the one holding line since the counsellor's last message went out."""
+
+    __tablename__ = "conversation_modes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), default="bot", index=True)  # "bot" | "human"
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_counsellor_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    holding_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Contact(Base):
+    """Who the person is and how to call them back: filled by the counsellor on the case page, the phone also
+    when the person answers the bot's one call-back question. Shown whole only on the (audited) case page."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), primary_key=True)
+    relationship: Mapped[str] = mapped_column(String(32), default="")  # 奶奶 / 妈妈 / 孩子本人 …
+    child_age: Mapped[str] = mapped_column(String(16), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CaseEvent(Base):

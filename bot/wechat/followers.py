@@ -38,7 +38,7 @@ def unsubscribe(settings: Settings, openid: str) -> int:
         _follower(session, openid).active = False
         _set_channel_user_active(session, openid, False)
         result = session.execute(
-            update(WechatOutbox).where(WechatOutbox.openid == openid, WechatOutbox.status == "queued")
+            update(WechatOutbox).where(WechatOutbox.openid == openid, WechatOutbox.status.in_(("queued", "held")))
             .values(status="cancelled", last_error="unsubscribed")
         )
         return int(result.rowcount or 0)

@@ -40,9 +40,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
 
 
-def enqueue(settings: Settings, openid: str, msg_key: str, parts: Sequence[str], case_id: int | None = None) -> int:
-    """Queues up to 5 parts answering inbound `msg_key`; a repeated enqueue of the same key adds nothing."""
-    rows = [WechatOutbox(openid=openid, msg_key=msg_key, part=i, text=text, case_id=case_id, status="queued",
+def enqueue(settings: Settings, openid: str, msg_key: str, parts: Sequence[str], case_id: int | None = None,
+            status: str = "queued") -> int:
+    """Queues up to 5 parts answering inbound `msg_key`; a repeated enqueue of the same key adds nothing.
+    status "held": not pushed; it waits for the follower's next message (订阅号, see take_held)."""
+    rows = [WechatOutbox(openid=openid, msg_key=msg_key, part=i, text=text, case_id=case_id, status=status,
                          attempts=0, next_attempt_at=utcnow())
             for i, text in enumerate(parts[:MAX_PARTS])]
     try:
@@ -53,6 +55,21 @@ def enqueue(settings: Settings, openid: str, msg_key: str, parts: Sequence[str],
     except IntegrityError:  # a concurrent retry queued the same answer first
         return 0
     return len(rows)
+
+
+def take_held(settings: Settings, openid: str) -> list[str]:
+    """The held messages for a follower, oldest first, marked sent (a 订阅号 gives them back as the passive
+    reply to the follower's message). Each row is taken by one request only."""
+    taken: list[str] = []
+    with session_scope(settings) as session:
+        rows = session.execute(select(WechatOutbox.id, WechatOutbox.text).where(
+            WechatOutbox.openid == openid, WechatOutbox.status == "held").order_by(WechatOutbox.id)).all()
+        for row_id, text in rows:
+            won = session.execute(update(WechatOutbox).where(WechatOutbox.id == row_id, WechatOutbox.status == "held")
+                                  .values(status="sent", sent_at=utcnow(), attempts=1)).rowcount == 1
+            if won:
+                taken.append(text)
+    return taken
 
 
 def _due(now: dt.datetime):  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-// Counsellor console: the queue refreshes itself and a new red case raises a banner and a beep;
-// canned replies fill the reply box. Plain JavaScript, no libraries.
+// Counsellor console: the queue refreshes itself and a new red case raises a banner and a beep; the case page
+// shows new messages live; canned replies fill the reply box. Plain JavaScript, no libraries.
 (function () {
   "use strict";
 
@@ -60,6 +60,82 @@
   }
   var region = document.getElementById("queue");
   if (region) startQueue(region);
+
+  // The case page: new messages every 2 s without a reload (the request is not session activity). A family
+  // message that raised the risk (red) shows the banner, flashes the title and beeps.
+  var AUTHORS = { family: "家长", bot: "机器人", counsellor: "咨询员" };
+
+  function stamp(iso) {
+    var at = new Date(iso), beijing = new Date(at.getTime() + 8 * 3600 * 1000);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return two(beijing.getUTCMonth() + 1) + "-" + two(beijing.getUTCDate()) + " " +
+      two(beijing.getUTCHours()) + ":" + two(beijing.getUTCMinutes());
+  }
+
+  function liveLine(m) {
+    var li = document.createElement("li");
+    li.className = "msg " + m.direction + " in-case level-" + m.level + " live";
+    li.dataset.id = String(m.id);
+    li.dataset.author = m.author;
+    var bubble = li.appendChild(document.createElement("div"));
+    bubble.className = "bubble";
+    bubble.textContent = m.text;
+    var meta = li.appendChild(document.createElement("div"));
+    meta.className = "stamp";
+    meta.textContent = stamp(m.created_at) + " · " + (AUTHORS[m.author] || m.author) + (m.by ? " " + m.by : "");
+    return li;
+  }
+
+  function startLive(list) {
+    var after = parseInt(list.dataset.after, 10) || 0, busy = false;
+    var every = parseInt(list.dataset.pollMs, 10) || 2000, alert = document.getElementById("risk-alert");
+    function refresh() {
+      if (busy) return;
+      busy = true;
+      fetch(list.dataset.pollUrl + "?after=" + after, { credentials: "same-origin",
+                                                        headers: { "Accept": "application/json" } })
+        .then(function (resp) {
+          if (resp.redirected || resp.status === 403) { window.location.reload(); return null; }
+          return resp.ok ? resp.json() : null;
+        }).then(function (rows) {
+          if (!rows) return;
+          rows.forEach(function (m) {
+            if (list.querySelector('li[data-id="' + m.id + '"]')) return;
+            list.appendChild(liveLine(m));
+            after = Math.max(after, m.id);
+            if (m.direction === "in" && m.level === "red") {
+              alert.hidden = false;
+              document.title = "【风险升高】" + document.title.replace(/^【风险升高】/, "");
+              beep();
+            }
+          });
+          if (rows.length) list.lastElementChild.scrollIntoView({ block: "nearest" });
+        }).catch(function () { /* offline for a moment: next round */ })
+        .then(function () { busy = false; });
+    }
+    window.setInterval(refresh, every);
+  }
+
+  var live = document.getElementById("live-messages");
+  if (live) startLive(live);
+
+  // A reply whose sending is refused (someone else took the case meanwhile) is kept in this tab only, and shown
+  // on the refusal page so it can be copied; a reply that went out is forgotten.
+  var DRAFT = "tongban-unsent-reply", replyForm = document.getElementById("reply-form");
+  if (replyForm) {
+    replyForm.addEventListener("submit", function () {
+      try { sessionStorage.setItem(DRAFT, document.getElementById("reply-text").value); } catch (e) { /* private mode */ }
+    });
+  }
+  try {
+    var unsent = document.getElementById("unsent"), draft = sessionStorage.getItem(DRAFT);
+    if (unsent && draft) {
+      document.getElementById("unsent-draft").textContent = draft;
+      unsent.hidden = false;
+    } else if (/[?&]done=reply/.test(window.location.search)) {
+      sessionStorage.removeItem(DRAFT);
+    }
+  } catch (e) { /* no storage: nothing kept */ }
 
   var canned = document.getElementById("canned"), text = document.getElementById("reply-text");
   if (canned && text) {

@@ -383,6 +383,9 @@
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") { poll().then(schedulePoll); } else { clearTimeout(pollTimer); }
   });
+  // The network came back: messages that could not go out are sent again, in order (the server answers each
+  // client message id once), and the log catches up with what counsellors wrote meanwhile.
+  window.addEventListener("online", function () { resumePending(); poll(); });
   showPending();
   poll().then(schedulePoll);
 })();
