@@ -182,7 +182,8 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         "rules": list(triage.reasons), "model": triage.scores,
     }))
     message.case_id = case.id
-    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
+                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
 
 
 def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,
@@ -210,8 +211,7 @@ def _join_flood(session: Session, user: ChannelUser, message: Message, triage: T
         "message_id": message.id, "user_id": user.id, "level": triage.level, "categories": list(triage.categories),
     }))
     message.case_id = case.id
-    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
+    return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team)
 
 
 def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -> int | None:

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.prompts import prompt_text
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
-from bot.storage.models import ConsoleSession
+from bot.storage.models import Case, ConsoleSession
 from tests.fakes.app_server import serve_app
 from tests.fakes.console import add_account, csrf_of, login
 
@@ -47,10 +47,12 @@ def family(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-def _red_case(family: httpx.Client) -> int:
+def _red_case(family: httpx.Client, settings: Settings) -> int:
+    """The console's case number of a red case the family opened (the family only sees its reference)."""
     reply = family.post("/api/chat", json={"text": RED}).json()
     assert reply["level"] == "red" and reply["case_id"]
-    return int(reply["case_id"])
+    with session_scope(settings) as session:
+        return int(session.scalar(select(Case.id).where(Case.public_ref == reply["case_id"])))
 
 
 def _last_seen(settings: Settings, account_id: int) -> dt.datetime:
@@ -64,7 +66,7 @@ def _post(client: httpx.Client, case_id: int, action: str, **fields: str) -> htt
 
 
 def test_counsellor_and_family_talk_without_the_bot(server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     amy = add_account(server.settings, "amy")
     client, _ = login(server, "amy")
     page = client.get(f"/console/cases/{case_id}")
@@ -87,7 +89,7 @@ def test_counsellor_and_family_talk_without_the_bot(server: Server, family: http
 
 
 def test_queue_counts_unread_family_messages_until_the_case_is_seen(server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "amy")
     client, _ = login(server, "amy")
     _post(client, case_id, "reply", text="我是童伴的老师，您别急")
@@ -100,7 +102,7 @@ def test_queue_counts_unread_family_messages_until_the_case_is_seen(server: Serv
 
 def test_the_loser_of_a_claim_race_is_told_who_holds_the_case_and_keeps_the_text(
         server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "amy")
     add_account(server.settings, "ben")
     amy, _ = login(server, "amy")
@@ -114,7 +116,7 @@ def test_the_loser_of_a_claim_race_is_told_who_holds_the_case_and_keeps_the_text
 
 
 def test_hand_back_tells_the_family_and_the_bot_answers_again(server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "amy")
     client, _ = login(server, "amy")
     _post(client, case_id, "reply", text="孩子现在在您身边吗？")
@@ -125,7 +127,7 @@ def test_hand_back_tells_the_family_and_the_bot_answers_again(server: Server, fa
 
 
 def test_another_teams_counsellor_cannot_poll_the_case(server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "cat", teams=("12355",))
     client, _ = login(server, "cat")
     assert client.get(f"/console/cases/{case_id}/messages").status_code == 403
@@ -144,7 +146,7 @@ def test_asking_for_a_person_in_words_puts_the_family_in_the_queue(server: Serve
 def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Server, family: httpx.Client) -> None:
     from bot.storage.models import AuditEntry
 
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "amy")
     client, _ = login(server, "amy")
     _post(client, case_id, "claim")
@@ -163,7 +165,7 @@ def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Se
 
 
 def test_queue_search_by_case_number_or_phone(server: Server, family: httpx.Client) -> None:
-    case_id = _red_case(family)
+    case_id = _red_case(family, server.settings)
     add_account(server.settings, "boss", role="supervisor")
     boss, _ = login(server, "boss")
     _post(boss, case_id, "contact", phone="13912345678")
