@@ -9,31 +9,42 @@ from the model where it is confident, from the rules otherwise.
 
 from __future__ import annotations
 
+import re
+
 from bot.safety.model import LEVEL_RANK
 from bot.safety.risk_model import RiskScores
 from bot.safety.scoring import Decision
 
 # Chosen on the corpus's 5-fold out-of-fold model scores combined with the rules, for red recall first
-# (red 0.969, red+yellow 0.981, green false alarms 0.141 on that very hard corpus; see the README).
-RAISE_RED = 0.3  # the model raises to red from this red probability
-RAISE_YELLOW = 0.7  # ... and to yellow from this red + yellow probability
-RAISE_GUARDED = 0.7  # both, when a guard (joke, story, dream, negation, farming, prevention) covers the words
-YELLOW_VETO = 0.25  # a rules-only yellow is dropped below this model risk
+# (red 0.970, red+yellow 0.970, green false alarms 0.11-0.12 on that corpus of hard negatives; see the README).
+RAISE_RED = 0.35  # the model raises to red from this red probability
+RAISE_YELLOW = 0.8  # ... and to yellow from this red + yellow probability
+RAISE_GUARDED = 0.8  # at least this for both when a guard (joke, story, dream, negation, farming, prevention)
+YELLOW_VETO = 0.1  # a rules-only yellow is dropped below this model risk
+# Below this many Chinese characters (「你好」「谢谢你！」「转人工」) character statistics say nothing: the
+# rules alone decide (they know 「我想死」 and 「救命」).
+MODEL_MIN_CHARS = 4
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def long_enough(text: str) -> bool:
+    return len(_HAN.findall(text)) >= MODEL_MIN_CHARS
 SPEAKER_CONFIDENCE = 0.4
 SITUATION_CONFIDENCE = 0.5
 
 
 def model_level(scores: RiskScores, guarded: bool) -> str:
     """The level the model may raise to: a guard in the message asks for more confidence."""
-    red, yellow = (max(RAISE_RED, RAISE_GUARDED), RAISE_GUARDED) if guarded else (RAISE_RED, RAISE_YELLOW)
+    floor = RAISE_GUARDED if guarded else 0.0
+    red, yellow = max(RAISE_RED, floor), max(RAISE_YELLOW, floor)
     if scores.p_red >= red:
         return "red"
     return "yellow" if scores.p_risk >= yellow else "green"
 
 
-def combine(decision: Decision, scores: RiskScores, guarded: bool = False) -> tuple[bool, bool]:
+def combine(decision: Decision, scores: RiskScores, guarded: bool = False, can_raise: bool = True) -> tuple[bool, bool]:
     """Applies the model to the rules' decision: (raised by the model, lowered by the model)."""
-    level = model_level(scores, guarded)
+    level = model_level(scores, guarded) if can_raise else "green"
     if LEVEL_RANK[level] > LEVEL_RANK[decision.level]:
         category = scores.category if scores.level == level else scores.category_for(level)
         decision.raise_to(category, level, f"model: {level} {category} "

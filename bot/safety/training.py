@@ -199,6 +199,8 @@ class TrainingReport:
     thresholds: dict[str, float]
     figures: dict[str, dict[str, dict[str, float | int | None]]]
     artifact: Path
+    examples_used: list[Example] = field(default_factory=list)
+    cross_validation: CrossValidation | None = None
 
 
 def train(folder: Path = CORPUS_DIR, out: Path = ARTIFACT_PATH, folds: int = 5) -> TrainingReport:
@@ -217,7 +219,7 @@ def train(folder: Path = CORPUS_DIR, out: Path = ARTIFACT_PATH, folds: int = 5) 
     model = RiskModel(artifact)
     levels = [model.level_for(r, k) for r, k in zip(cv.p_red, cv.p_risk)]
     figures = {by: breakdown(examples, levels, cv, by) for by in ("overall", "category", "style", "speaker")}
-    return TrainingReport(len(examples), len(raw) - len(examples), thresholds, figures, out)
+    return TrainingReport(len(examples), len(raw) - len(examples), thresholds, figures, out, examples, cv)
 
 
 def breakdown(examples: Sequence[Example], levels: Sequence[str], cv: CrossValidation,
