@@ -27,7 +27,7 @@ def test_triage_jsonl_uses_sessions_as_history(tmp_path: Path) -> None:
     lines = [
         {"id": "a1", "session": "s1", "text": "孙子最近总是说没意思"},
         {"id": "a2", "session": "s1", "text": "今天他把自己的东西都送给同学了"},
-        {"id": "b1", "session": "s2", "text": "今天他把自己的东西都送给同学了"},
+        {"id": "b1", "session": "s2", "text": "今天他去同学家写作业了"},
         {"id": "c1", "text": "低保怎么申请"},
     ]
     path = tmp_path / "in.jsonl"

@@ -3,7 +3,14 @@
 import pytest
 
 from bot.safety.lexicon import load_lexicon
-from bot.safety.triage import analyse_turn, triage
+from functools import partial
+
+from bot.safety.triage import analyse_turn
+from bot.safety.triage import triage as _triage
+
+# These tests pin the rules layer (lexicon, guards, situation, speaker, semantic fallback); the learned model
+# on top is tested in test_risk_model.py and measured on the held-out set (benchmarks/data).
+triage = partial(_triage, learned=False)
 
 LEX = load_lexicon()
 GROUP_EXAMPLES = [(g.id, g.category, ex) for g in LEX.groups for ex in g.examples]
@@ -94,7 +101,7 @@ def test_result_shape() -> None:
     assert result.level == "red"
     assert result.categories[0] == "emergency"  # 120 first
     assert "suicide" in result.categories
-    assert "不想活" in result.evidence
+    assert any("不想活" in quote for quote in result.evidence)  # the words as written, for highlighting
     assert any(r.startswith("ingestion+intent") for r in result.reasons)
 
 

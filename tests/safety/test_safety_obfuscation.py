@@ -9,8 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.safety import triage
+from functools import partial
+
+from bot.safety import triage as _triage
 from bot.safety.normalise import normalise
+
+# The rules layer: a random separator must never break a lexicon match (the learned model is a further layer).
+triage = partial(_triage, learned=False)
 
 # Written for this test (not taken from any evaluation set).
 RED_PHRASES = ["我不想活了", "我想自杀", "孙子说他不想活了", "孩子说想跳楼", "孙女割腕了", "孩子说他想死",
