@@ -35,6 +35,7 @@ from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REP
 from bot.notify import notify_red_case
 from bot.notify_channels import alert_case
 from bot.prompts import prompt_text
+from bot.referrals import not_covered_reply
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
 from bot.safety.model import LEVEL_RANK
@@ -362,7 +363,7 @@ class Conversation:
             return Outcome(reply_text=intent.reply, intent=intent.name, **common)
         composed, composer = self._answer(text, stored.history)
         if not composed.grounded:
-            return Outcome(reply_text=prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
+            return Outcome(reply_text=not_covered_reply(text), intent="not_covered", **common)
         # A question about preventing harm (「怎么预防孩子自杀」) is green, and still gets the numbers to call.
         asks_prevention = any(reason.startswith("guard prevention") for reason in result.reasons)
         hint = prompt_text("replies/prevention_hotlines.txt" if asks_prevention else "replies/followup_hint.txt")

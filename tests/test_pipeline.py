@@ -73,7 +73,8 @@ def test_article_answer_is_steps_on_their_own_lines(convo: Conversation) -> None
 def test_not_covered_is_honest(convo: Conversation) -> None:
     outcome = ask(convo, "孙子的户口怎么迁到城里")
     assert not outcome.grounded and outcome.intent == "not_covered"
-    assert outcome.reply_text == prompt_text("replies/not_covered.txt")
+    assert outcome.reply_text.startswith(prompt_text("replies/not_covered.txt"))
+    assert "12345" in outcome.reply_text  # papers: the government service line
     assert outcome.sources == []
 
 
