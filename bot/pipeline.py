@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -47,9 +46,9 @@ from bot.text import normalize
 from knowledge.loader import load_corpus
 
 log = logging.getLogger(__name__)
-_ASKS_RE = re.compile(r"[？?]|怎么|咋|吗|什么|啥|哪|能不能|可不可以|要不要|是不是|多少|几")
-# A red message that also asks something (「…法院能管吗？」) gets the answer after the crisis text, but only
-# if it is ready by then: the crisis reply never waits longer than this for it.
+# A red or yellow message gets the grounded answer that retrieval found (「…有没有药可以抹」, 「…法院管不管」)
+# after the support text, whatever words it asks with, but only if it is ready by then: the crisis reply never
+# waits longer than this for it.
 CRISIS_ANSWER_DEADLINE = 1.0
 # A retried message with no stored reply this long after it arrived was orphaned by a crash (WeChat retries
 # after 5 s; a first attempt that is merely slow has stored its reply by then or is answered "busy").
@@ -351,7 +350,7 @@ class Conversation:
         if result.level in ("red", "yellow"):
             support = crisis_reply(result, self.settings.local_hotlines)
             intent = "crisis" if result.level == "red" else "support"
-            answer = self._answer_in_time(text, stored.history) if _ASKS_RE.search(text) else None
+            answer = self._answer_in_time(text, stored.history)
             if answer and answer[0].grounded:
                 reply = format_reply(answer[0], self.settings.reply_max_chars)
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,

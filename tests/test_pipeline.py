@@ -236,3 +236,28 @@ def test_crisis_answer_does_not_touch_chroma(convo: Conversation, monkeypatch: p
     monkeypatch.setattr(convo.index, "_store", Broken())
     outcome = ask(convo, "孙子在学校被同学欺负了，回来一直哭，我该怎么跟他说？", user="yq2")
     assert outcome.level == "yellow" and outcome.grounded and "出处：《" in outcome.reply_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["孙子被开水烫了起泡 抹牙膏行不行", "孙子被狗咬出血了 这事村医管不管", "孙子在学校被同学欺负了，回来一直哭，有没有办法",
+     "孙子被狗咬出血了，打疫苗能不能等到明天", "孙子被狗咬出血了咋办", "孙子被开水烫伤了"],
+)
+def test_support_replies_look_for_the_answer_whatever_the_question_words(
+    convo: Conversation, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(convo, "_answer_in_time", lambda t, history: asked.append(t))
+    outcome = ask(convo, text, user="sq1")
+    assert outcome.level in ("red", "yellow") and asked == [text]
+
+
+@pytest.mark.parametrize(("text", "source"), [("孙子被烫伤了起了泡 有没有药可以抹", "safety-burn"),
+                                              ("孙子被狗咬出血了咋办", "safety-dog-bite")])
+def test_support_reply_adds_the_grounded_answer(convo: Conversation, text: str, source: str) -> None:
+    convo.warm_up()
+    outcome = ask(convo, text, user="sq2")
+    assert outcome.level == "red" and outcome.grounded and "出处：《" in outcome.reply_text
+    assert outcome.sources[0]["doc_id"].startswith(source)
+    support, answer = outcome.reply_text.split("\n\n", 1)
+    assert "120" in support and "出处：《" not in support and "出处：《" in answer
