@@ -37,6 +37,8 @@ from bot.prompts import prompt_text
 from bot.referrals import not_covered_reply
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
+from bot.safety.guards import without_hyperbole
+from bot.safety.lexicon import load_lexicon
 from bot.safety.model import LEVEL_RANK
 from bot.safety.second_opinion import SecondOpinion
 from bot.spool import SpooledMessage
@@ -384,7 +386,8 @@ class Conversation:
 
     def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid") -> tuple[Composed, str]:
         limit = self.settings.max_input_chars  # retrieval reads a bounded query (triage has read everything)
-        query = contextual_query(text[:limit], [turn[:limit] for turn in history])
+        # Hyperbole (「作业多得要死」) is searched as the question it is, not as talk of death.
+        query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
         hits = self.index.search(query, k=self.settings.search_k, mode=mode)
         named = self.index.named_documents(query)
         composed = self.extractive.compose(query, hits, named)

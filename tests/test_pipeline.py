@@ -261,3 +261,27 @@ def test_support_reply_adds_the_grounded_answer(convo: Conversation, text: str, 
     assert outcome.sources[0]["doc_id"].startswith(source)
     support, answer = outcome.reply_text.split("\n\n", 1)
     assert "120" in support and "出处：《" not in support and "出处：《" in answer
+
+
+@pytest.mark.parametrize("text", ["发现孩子疑似被家暴，儿童主任要第一时间向谁报告", "老师发现学生被虐待要向哪里报告"])
+def test_a_question_about_how_to_report_abuse_is_answered_not_scripted(convo: Conversation, text: str) -> None:
+    outcome = ask(convo, text, user="proc1")
+    assert outcome.level == "green" and outcome.case_id is None
+    assert outcome.intent == "answer" and outcome.grounded
+
+
+def test_a_described_event_still_gets_the_support_script(convo: Conversation) -> None:
+    outcome = ask(convo, "我孙子被他爸打了，我该向谁报告", user="proc2")
+    assert outcome.level in ("yellow", "red") and outcome.case_id and "abuse" in outcome.categories
+
+
+def test_a_self_introduction_is_greeted(convo: Conversation) -> None:
+    outcome = ask(convo, "我是小军的奶奶", user="intro1")
+    assert outcome.intent == "introduction" and outcome.reply_text == prompt_text("replies/introduction.txt")
+
+
+@pytest.mark.parametrize("text", ["作业多得要死 烦死了", "孙子说作业多得要死 烦死了 咋办", "孙子天天玩手机 气死我了 咋办"])
+def test_hyperbole_is_not_answered_with_the_suicide_article(convo: Conversation, text: str) -> None:
+    outcome = ask(convo, text, user="hyp1")
+    assert outcome.level == "green" and outcome.case_id is None
+    assert all("suicide" not in source["doc_id"] for source in outcome.sources)

@@ -55,3 +55,18 @@ def test_a_question_about_a_child_is_not_cut_off_by_a_line_word() -> None:
 def test_plain_out_of_scope_keeps_the_fixed_reply() -> None:
     intent = detect_intent("明天天气怎么样")
     assert intent is not None and intent.reply == prompt_text("replies/out_of_scope.txt")
+
+
+@pytest.mark.parametrize("text", ["你好，我是小军的奶奶", "我是他外婆", "俺是娃的爷爷哈"])
+def test_a_self_introduction_alone_is_an_intent(text: str) -> None:
+    intent = detect_intent(text)
+    assert intent is not None and intent.name == "introduction"
+
+
+def test_an_introduction_with_a_question_goes_to_search() -> None:
+    assert detect_intent("我是奶奶，孙子挑食咋办") is None
+
+
+def test_asking_for_a_real_teacher_is_asking_for_a_person() -> None:
+    intent = detect_intent("我想找个真人老师说说话")
+    assert intent is not None and intent.name == "human"
