@@ -145,9 +145,11 @@ class Conversation:
     def warm_up(self) -> None:
         """Loads the index, articles, embedder and tokenizer now, so the first message (which may be a
         crisis with a question) is not the one that pays for loading them."""
+        from bot.retrieval.expand import expand_query
         from bot.retrieval.tokenizer import warm_up as warm_tokenizer
 
         warm_tokenizer()
+        expand_query("预热")  # the sound-alike table (pinyin of the domain words)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
         _ = self.extractive.articles
