@@ -285,3 +285,18 @@ def test_hyperbole_is_not_answered_with_the_suicide_article(convo: Conversation,
     outcome = ask(convo, text, user="hyp1")
     assert outcome.level == "green" and outcome.case_id is None
     assert all("suicide" not in source["doc_id"] for source in outcome.sources)
+
+
+def test_a_question_about_when_to_see_a_doctor_gets_the_warning_signs(convo: Conversation) -> None:
+    outcome = ask(convo, "孩子发烧什么情况要去医院", user="warn1")
+    assert outcome.grounded and outcome.sources[0]["doc_id"] == "growth-fever"
+    warnings = convo.extractive.articles["growth-fever"].warnings
+    assert prompt_text("replies/watch_out.txt") in outcome.reply_text
+    assert any(line in outcome.reply_text for line in warnings)
+    body = [line for line in outcome.reply_text.splitlines() if not line.startswith("出处") and "直接问我" not in line]
+    assert len("\n".join(body)) <= 300
+
+
+def test_a_plain_how_to_question_gets_no_warning_block(convo: Conversation) -> None:
+    outcome = ask(convo, "娃挑食咋办", user="warn2")
+    assert outcome.grounded and prompt_text("replies/watch_out.txt") not in outcome.reply_text
