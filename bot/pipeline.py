@@ -392,7 +392,9 @@ class Conversation:
         query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
         hits = self.index.search(query, k=self.settings.search_k, mode=mode)
         named = self.index.named_documents(query)
-        composed = self.extractive.compose(query, hits, named)
+        # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
+        focus = text[:limit] if query != text[:limit] else None
+        composed = self.extractive.compose(query, hits, named, focus)
         if composed.grounded and use_llm and self.llm is not None:
             better = self.llm.compose(query, hits, fallback=composed)
             return better, better.composer

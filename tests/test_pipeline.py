@@ -300,3 +300,18 @@ def test_a_question_about_when_to_see_a_doctor_gets_the_warning_signs(convo: Con
 def test_a_plain_how_to_question_gets_no_warning_block(convo: Conversation) -> None:
     outcome = ask(convo, "娃挑食咋办", user="warn2")
     assert outcome.grounded and prompt_text("replies/watch_out.txt") not in outcome.reply_text
+
+
+def test_a_follow_up_gets_the_line_it_asks_about_not_the_whole_answer_again(convo: Conversation) -> None:
+    first = ask(convo, "孩子发烧了怎么办", user="fu1")
+    second = ask(convo, "要不要用酒精擦", user="fu1")
+    assert first.grounded and second.grounded
+    assert "酒精" in second.reply_text and second.reply_text != first.reply_text
+    assert not any(re.match(r"^\d\. ", line) for line in second.reply_text.splitlines())
+    assert second.sources[0]["doc_id"] == first.sources[0]["doc_id"]
+
+
+def test_a_follow_up_no_line_answers_gets_the_whole_answer(convo: Conversation) -> None:
+    ask(convo, "孩子近视了怎么办", user="fu2")
+    again = ask(convo, "要多久复查一次", user="fu2")
+    assert again.grounded and any(re.match(r"^1\. ", line) for line in again.reply_text.splitlines())

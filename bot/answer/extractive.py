@@ -37,6 +37,10 @@ _ASKS_WARNING_RE = re.compile(
     r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打"
 )
 WARNING_BUDGET = 110
+# A follow-up (「要不要用酒精擦」 after a fever question) is answered by the article lines that hold its own
+# words, when the best of them carries at least this share of the follow-up's weighted words.
+FOCUS_MIN_SHARE = 0.5
+FOCUS_LINES = 2
 POLICY_HITS = 4
 BODY_BUDGET = 210
 # How much of the question a policy line must match to be added under an article's answer.
@@ -105,7 +109,10 @@ class ExtractiveComposer:
             return True
         return similarity >= self.settings.answer_min_similarity and support >= self.settings.answer_min_support
 
-    def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None) -> Composed:
+    def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None,
+                focus: str | None = None) -> Composed:
+        """`focus` is the follow-up itself when `question` joins it to the previous question: an article then
+        answers just what the follow-up asks, if some of its lines do."""
         named_docs = named_docs or set()
         if not self.confident(question, hits):
             return Composed(body="", grounded=False)
@@ -115,7 +122,8 @@ class ExtractiveComposer:
             # local line follows it (「在启东，…」).
             article_hit = next((h for h in hits[:3] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
             if article_hit is not None:
-                return self._from_article(question, article_hit, hits)
+                narrow = self._focused(focus, article_hit) if focus else None
+                return narrow or self._from_article(question, article_hit, hits)
         policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
         if not policy:
             return self._from_article(question, top, hits)
@@ -134,6 +142,24 @@ class ExtractiveComposer:
             sources.append(extra[1])
         evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
         return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _focused(self, focus: str, top: Hit) -> Composed | None:
+        """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None."""
+        article = self.articles[top.doc_id]
+        asked = {t for t in words(expand_query(focus)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in asked)
+        if not asked or total == 0:
+            return None
+        explained = [line.strip() for line in article.sections.get("说明", "").splitlines() if line.strip()]
+        lines = list(dict.fromkeys([*article.steps, *article.warnings, *explained]))
+        scored = [(sum(self.idf(t) for t in asked & set(tokenize(line))) / total, i, line) for i, line in enumerate(lines)]
+        best = sorted((item for item in scored if item[0] >= FOCUS_MIN_SHARE), key=lambda item: (-item[0], item[1]))
+        if not best:
+            return None
+        kept = sorted(best[:FOCUS_LINES], key=lambda item: item[1])
+        body = "".join(line if line.endswith(("。", "！", "？")) else f"{line}。" for _, _, line in kept)
+        sources = (Source(article.id, article.title, top.section, "outreach"),)
+        return Composed(body=body, sources=sources, evidence=(*lines, top.text))
 
     def _warnings_for(self, question: str, article: Article) -> str:
         """The article's 要警惕 lines that match the question best (in the article's order), within budget."""
