@@ -1,4 +1,6 @@
-"""Fixed-reply intents (greeting, thanks, menu, ask for a person, out of scope) before retrieval."""
+"""Fixed-reply intents (greeting, thanks, menu, ask for a person, out of scope) before retrieval.
+
+An out-of-scope reply names the public line that fits (bot.referrals)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.prompts import prompt_text, prompt_yaml
+from bot.referrals import referral_line, with_referral
 
 # A message about a child, a guardian or any topic we cover is never "out of scope", even if it mentions
 # the weather (「天热了怎么防中暑」) or shopping (「买什么牙膏给娃」).
@@ -41,5 +44,14 @@ def detect_intent(text: str) -> Intent | None:
             continue
         if name == "out_of_scope" and _IN_SCOPE_RE.search(stripped):
             continue
+        if name == "out_of_scope":
+            return _out_of_scope(stripped)
         return Intent(name, prompt_text(f"replies/{reply}"))
+    # Wages, lawsuits, papers: another public line answers these; a child or a covered topic still goes to search.
+    if referral_line(stripped) and not _IN_SCOPE_RE.search(stripped):
+        return _out_of_scope(stripped)
     return None
+
+
+def _out_of_scope(text: str) -> Intent:
+    return Intent("out_of_scope", with_referral(prompt_text("replies/out_of_scope.txt"), text))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -38,8 +37,11 @@ from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REP
 from bot.notify import notify_red_case
 from bot.notify_channels import alert_case
 from bot.prompts import prompt_text
+from bot.referrals import not_covered_reply
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
+from bot.safety.guards import without_hyperbole
+from bot.safety.lexicon import load_lexicon
 from bot.safety.model import LEVEL_RANK
 from bot.safety.second_opinion import SecondOpinion
 from bot.spool import SpooledMessage
@@ -49,9 +51,9 @@ from bot.text import normalize
 from knowledge.loader import load_corpus
 
 log = logging.getLogger(__name__)
-_ASKS_RE = re.compile(r"[？?]|怎么|咋|吗|什么|啥|哪|能不能|可不可以|要不要|是不是|多少|几")
-# A red message that also asks something (「…法院能管吗？」) gets the answer after the crisis text, but only
-# if it is ready by then: the crisis reply never waits longer than this for it.
+# A red or yellow message gets the grounded answer that retrieval found (「…有没有药可以抹」, 「…法院管不管」)
+# after the support text, whatever words it asks with, but only if it is ready by then: the crisis reply never
+# waits longer than this for it.
 CRISIS_ANSWER_DEADLINE = 1.0
 # A retried message with no stored reply this long after it arrived was orphaned by a crash (WeChat retries
 # after 5 s; a first attempt that is merely slow has stored its reply by then or is answered "busy").
@@ -146,9 +148,11 @@ class Conversation:
     def warm_up(self) -> None:
         """Loads the index, articles, embedder and tokenizer now, so the first message (which may be a
         crisis with a question) is not the one that pays for loading them."""
+        from bot.retrieval.expand import expand_query
         from bot.retrieval.tokenizer import warm_up as warm_tokenizer
 
         warm_tokenizer()
+        expand_query("预热")  # the sound-alike table (pinyin of the domain words)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
         _ = self.extractive.articles
@@ -383,7 +387,7 @@ class Conversation:
         if result.level in ("red", "yellow"):
             support = crisis_reply(result, self.settings.local_hotlines)
             intent = "crisis" if result.level == "red" else "support"
-            answer = self._answer_in_time(text, stored.history) if _ASKS_RE.search(text) else None
+            answer = self._answer_in_time(text, stored.history)
             if answer and answer[0].grounded:
                 reply = format_reply(answer[0], self.settings.reply_max_chars)
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
@@ -395,7 +399,7 @@ class Conversation:
             return Outcome(reply_text=intent.reply, intent=intent.name, **common)
         composed, composer = self._answer(text, stored.history)
         if not composed.grounded:
-            return Outcome(reply_text=prompt_text("replies/not_covered.txt"), intent="not_covered", **common)
+            return Outcome(reply_text=not_covered_reply(text), intent="not_covered", **common)
         # A question about preventing harm (「怎么预防孩子自杀」) is green, and still gets the numbers to call.
         asks_prevention = any(reason.startswith("guard prevention") for reason in result.reasons)
         hint = prompt_text("replies/prevention_hotlines.txt" if asks_prevention else "replies/followup_hint.txt")
@@ -417,10 +421,13 @@ class Conversation:
 
     def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid") -> tuple[Composed, str]:
         limit = self.settings.max_input_chars  # retrieval reads a bounded query (triage has read everything)
-        query = contextual_query(text[:limit], [turn[:limit] for turn in history])
+        # Hyperbole (「作业多得要死」) is searched as the question it is, not as talk of death.
+        query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
         hits = self.index.search(query, k=self.settings.search_k, mode=mode)
         named = self.index.named_documents(query)
-        composed = self.extractive.compose(query, hits, named)
+        # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
+        focus = text[:limit] if query != text[:limit] else None
+        composed = self.extractive.compose(query, hits, named, focus)
         if composed.grounded and use_llm and self.llm is not None:
             better = self.llm.compose(query, hits, fallback=composed)
             return better, better.composer

@@ -73,7 +73,8 @@ def test_article_answer_is_steps_on_their_own_lines(convo: Conversation) -> None
 def test_not_covered_is_honest(convo: Conversation) -> None:
     outcome = ask(convo, "孙子的户口怎么迁到城里")
     assert not outcome.grounded and outcome.intent == "not_covered"
-    assert outcome.reply_text == prompt_text("replies/not_covered.txt")
+    assert outcome.reply_text.startswith(prompt_text("replies/not_covered.txt"))
+    assert "12345" in outcome.reply_text  # papers: the government service line
     assert outcome.sources == []
 
 
@@ -235,3 +236,82 @@ def test_crisis_answer_does_not_touch_chroma(convo: Conversation, monkeypatch: p
     monkeypatch.setattr(convo.index, "_store", Broken())
     outcome = ask(convo, "孙子在学校被同学欺负了，回来一直哭，我该怎么跟他说？", user="yq2")
     assert outcome.level == "yellow" and outcome.grounded and "出处：《" in outcome.reply_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["孙子被开水烫了起泡 抹牙膏行不行", "孙子被狗咬出血了 这事村医管不管", "孙子在学校被同学欺负了，回来一直哭，有没有办法",
+     "孙子被狗咬出血了，打疫苗能不能等到明天", "孙子被狗咬出血了咋办", "孙子被开水烫伤了"],
+)
+def test_support_replies_look_for_the_answer_whatever_the_question_words(
+    convo: Conversation, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(convo, "_answer_in_time", lambda t, history: asked.append(t))
+    outcome = ask(convo, text, user="sq1")
+    assert outcome.level in ("red", "yellow") and asked == [text]
+
+
+@pytest.mark.parametrize(("text", "source"), [("孙子被烫伤了起了泡 有没有药可以抹", "safety-burn"),
+                                              ("孙子被狗咬出血了咋办", "safety-dog-bite")])
+def test_support_reply_adds_the_grounded_answer(convo: Conversation, text: str, source: str) -> None:
+    convo.warm_up()
+    outcome = ask(convo, text, user="sq2")
+    assert outcome.level == "red" and outcome.grounded and "出处：《" in outcome.reply_text
+    assert outcome.sources[0]["doc_id"].startswith(source)
+    support, answer = outcome.reply_text.split("\n\n", 1)
+    assert "120" in support and "出处：《" not in support and "出处：《" in answer
+
+
+@pytest.mark.parametrize("text", ["发现孩子疑似被家暴，儿童主任要第一时间向谁报告", "老师发现学生被虐待要向哪里报告"])
+def test_a_question_about_how_to_report_abuse_is_answered_not_scripted(convo: Conversation, text: str) -> None:
+    outcome = ask(convo, text, user="proc1")
+    assert outcome.level == "green" and outcome.case_id is None
+    assert outcome.intent == "answer" and outcome.grounded
+
+
+def test_a_described_event_still_gets_the_support_script(convo: Conversation) -> None:
+    outcome = ask(convo, "我孙子被他爸打了，我该向谁报告", user="proc2")
+    assert outcome.level in ("yellow", "red") and outcome.case_id and "abuse" in outcome.categories
+
+
+def test_a_self_introduction_is_greeted(convo: Conversation) -> None:
+    outcome = ask(convo, "我是小军的奶奶", user="intro1")
+    assert outcome.intent == "introduction" and outcome.reply_text == prompt_text("replies/introduction.txt")
+
+
+@pytest.mark.parametrize("text", ["作业多得要死 烦死了", "孙子说作业多得要死 烦死了 咋办", "孙子天天玩手机 气死我了 咋办"])
+def test_hyperbole_is_not_answered_with_the_suicide_article(convo: Conversation, text: str) -> None:
+    outcome = ask(convo, text, user="hyp1")
+    assert outcome.level == "green" and outcome.case_id is None
+    assert all("suicide" not in source["doc_id"] for source in outcome.sources)
+
+
+def test_a_question_about_when_to_see_a_doctor_gets_the_warning_signs(convo: Conversation) -> None:
+    outcome = ask(convo, "孩子发烧什么情况要去医院", user="warn1")
+    assert outcome.grounded and outcome.sources[0]["doc_id"] == "growth-fever"
+    warnings = convo.extractive.articles["growth-fever"].warnings
+    assert prompt_text("replies/watch_out.txt") in outcome.reply_text
+    assert any(line in outcome.reply_text for line in warnings)
+    body = [line for line in outcome.reply_text.splitlines() if not line.startswith("出处") and "直接问我" not in line]
+    assert len("\n".join(body)) <= 300
+
+
+def test_a_plain_how_to_question_gets_no_warning_block(convo: Conversation) -> None:
+    outcome = ask(convo, "娃挑食咋办", user="warn2")
+    assert outcome.grounded and prompt_text("replies/watch_out.txt") not in outcome.reply_text
+
+
+def test_a_follow_up_gets_the_line_it_asks_about_not_the_whole_answer_again(convo: Conversation) -> None:
+    first = ask(convo, "孩子发烧了怎么办", user="fu1")
+    second = ask(convo, "要不要用酒精擦", user="fu1")
+    assert first.grounded and second.grounded
+    assert "酒精" in second.reply_text and second.reply_text != first.reply_text
+    assert not any(re.match(r"^\d\. ", line) for line in second.reply_text.splitlines())
+    assert second.sources[0]["doc_id"] == first.sources[0]["doc_id"]
+
+
+def test_a_follow_up_no_line_answers_gets_the_whole_answer(convo: Conversation) -> None:
+    ask(convo, "孩子近视了怎么办", user="fu2")
+    again = ask(convo, "要多久复查一次", user="fu2")
+    assert again.grounded and any(re.match(r"^1\. ", line) for line in again.reply_text.splitlines())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.retrieval.expand import expand_query
+from bot.retrieval.expand import correct_sound_alikes, expand_query
 from bot.retrieval.tokenizer import tokenize
 
 
@@ -78,3 +78,21 @@ def test_local_mode_never_calls_chroma(knowledge_index, monkeypatch: pytest.Monk
     local = knowledge_index.search("孩子每天在外面玩多久能护眼", k=3, mode="local")
     assert local and local[0].dense_rank is not None
     assert local[0].chunk_id == hybrid[0].chunk_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("hpv一苗要不要钱", "hpv疫苗要不要钱"), ("留手儿童有啥补贴", "留守儿童有啥补贴"), ("儿童主人多久来一趟", "儿童主任多久来一趟")],
+)
+def test_sound_alike_typos_become_the_domain_word(typed: str, meant: str) -> None:
+    assert correct_sound_alikes(typed) == meant
+
+
+@pytest.mark.parametrize("text", ["净网护苗是什么", "娃近视了咋办", "孙子挑食不吃青菜咋整", "一个孩子一张床"])
+def test_real_words_and_other_sounds_are_left_alone(text: str) -> None:
+    assert correct_sound_alikes(text) == text
+
+
+def test_a_mistyped_vaccine_is_not_internet_policing(knowledge_index) -> None:
+    hits = knowledge_index.search("曲江hpv一苗 要不要钱", k=3)
+    assert "HPV" in hits[0].text and "护苗" not in hits[0].text

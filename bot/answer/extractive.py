@@ -1,6 +1,7 @@
 """The default composer: builds the reply from retrieved material, no model needed.
 
-An outreach article that matches gives its 一句话 and 怎么做. A policy passage gives the sentences that best
+An outreach article that matches gives its 一句话 and 怎么做, and its 要警惕 when the question asks about
+danger signs, a doctor or a specific worry. A policy passage gives the sentences that best
 match the question, rewritten plainly, so the concrete facts (numbers, names of services) reach the reader.
 """
 
@@ -14,6 +15,7 @@ from functools import cached_property
 
 from bot.answer.model import Composed, Source
 from bot.answer.plain import asks_who, plain_sentence, plain_table_row
+from bot.prompts import prompt_text
 from bot.retrieval.expand import expand_query
 from bot.retrieval.search import Hit, KnowledgeIndex
 from bot.retrieval.tokenizer import tokenize, words
@@ -29,6 +31,16 @@ _HAS_MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|万元)|[一二两三四
 _ASKS_CLOCK_RE = re.compile(r"几点|什么时候开门|几时开门|上不上班|开不开门|营业时间|办公时间")
 _HAS_CLOCK_RE = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点|上午|下午|工作日")
 _TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$")
+# Questions about danger signs, when to see a doctor, or a specific worry: the article's 要警惕 answers them.
+_ASKS_WARNING_RE = re.compile(
+    r"警惕|注意什么|注意啥|危险|要紧|严重|厉害|不对劲|信号|征兆|苗头|症状|什么情况|啥情况|哪些情况|医院|医生|"
+    r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打"
+)
+WARNING_BUDGET = 110
+# A follow-up (「要不要用酒精擦」 after a fever question) is answered by the article lines that hold its own
+# words, when the best of them carries at least this share of the follow-up's weighted words.
+FOCUS_MIN_SHARE = 0.5
+FOCUS_LINES = 2
 POLICY_HITS = 4
 BODY_BUDGET = 210
 # How much of the question a policy line must match to be added under an article's answer.
@@ -97,7 +109,10 @@ class ExtractiveComposer:
             return True
         return similarity >= self.settings.answer_min_similarity and support >= self.settings.answer_min_support
 
-    def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None) -> Composed:
+    def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None,
+                focus: str | None = None) -> Composed:
+        """`focus` is the follow-up itself when `question` joins it to the previous question: an article then
+        answers just what the follow-up asks, if some of its lines do."""
         named_docs = named_docs or set()
         if not self.confident(question, hits):
             return Composed(body="", grounded=False)
@@ -107,7 +122,8 @@ class ExtractiveComposer:
             # local line follows it (「在启东，…」).
             article_hit = next((h for h in hits[:3] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
             if article_hit is not None:
-                return self._from_article(question, article_hit, hits)
+                narrow = self._focused(focus, article_hit) if focus else None
+                return narrow or self._from_article(question, article_hit, hits)
         policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
         if not policy:
             return self._from_article(question, top, hits)
@@ -117,6 +133,8 @@ class ExtractiveComposer:
         article = self.articles[top.doc_id]
         sources = [Source(article.id, article.title, top.section, "outreach")]
         body = article.one_liner
+        if _ASKS_WARNING_RE.search(question) and article.warnings:
+            body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article)}"
         # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding.
         extra = self._best_extra_line(question, [h for h in hits[:4] if h.metadata["kind"] == "policy"])
         if extra:
@@ -124,6 +142,35 @@ class ExtractiveComposer:
             sources.append(extra[1])
         evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
         return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _focused(self, focus: str, top: Hit) -> Composed | None:
+        """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None."""
+        article = self.articles[top.doc_id]
+        asked = {t for t in words(expand_query(focus)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in asked)
+        if not asked or total == 0:
+            return None
+        explained = [line.strip() for line in article.sections.get("说明", "").splitlines() if line.strip()]
+        lines = list(dict.fromkeys([*article.steps, *article.warnings, *explained]))
+        scored = [(sum(self.idf(t) for t in asked & set(tokenize(line))) / total, i, line) for i, line in enumerate(lines)]
+        best = sorted((item for item in scored if item[0] >= FOCUS_MIN_SHARE), key=lambda item: (-item[0], item[1]))
+        if not best:
+            return None
+        kept = sorted(best[:FOCUS_LINES], key=lambda item: item[1])
+        body = "".join(line if line.endswith(("。", "！", "？")) else f"{line}。" for _, _, line in kept)
+        sources = (Source(article.id, article.title, top.section, "outreach"),)
+        return Composed(body=body, sources=sources, evidence=(*lines, top.text))
+
+    def _warnings_for(self, question: str, article: Article) -> str:
+        """The article's 要警惕 lines that match the question best (in the article's order), within budget."""
+        query = {t for t in words(expand_query(question)) if len(t) >= 2}
+        scored = sorted(article.warnings, key=lambda w: -sum(self.idf(t) for t in query & set(tokenize(w))))
+        kept: list[str] = []
+        for line in scored:
+            if kept and sum(map(len, kept)) + len(line) > WARNING_BUDGET:
+                continue
+            kept.append(line)
+        return "".join(w for w in article.warnings if w in kept)
 
     def _best_extra_line(self, question: str, other_hits: list[Hit]) -> tuple[str, Source] | None:
         if not other_hits:

@@ -70,3 +70,23 @@ def apply_guards(
                 chars[start:end] = MASK * (end - start)
                 hits.append(GuardHit(guard.id, mode, m.group(0), start, end))
     return "".join(chars), hits
+
+
+# The dying part of a hyperbole match ("烦死了", "多得要死", "累得要命"), when it ends the match.
+_DYING_TAIL = re.compile(r"(?:得|的)?(?:我|人)?(?:都)?(?:要|快|快要|半|差点|简直要)?死(?:了|我了|人了|啦|啊|掉)?$|(?:得|的)?要命$")
+
+
+def without_hyperbole(text: str, lex: Lexicon) -> str:
+    """`text` with the dying words of hyperbole blanked, for retrieval: 「作业多得要死 烦死了」 asks about
+    homework and a bad mood, not about death. Idioms (死记硬背) and real events (淹死过) are left as they are."""
+    chars = list(text)
+    for guard in lex.guards:
+        if guard.id != "hyperbole":
+            continue
+        for pattern in guard.patterns:
+            for m in pattern.finditer(text):
+                tail = _DYING_TAIL.search(m.group(0))
+                if tail and tail.end() > tail.start():
+                    start = m.start() + tail.start()
+                    chars[start:m.end()] = " " * (m.end() - start)
+    return "".join(chars)
