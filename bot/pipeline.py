@@ -190,6 +190,11 @@ class Conversation:
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
         result = triage(text, history)
+        if result.level != "green" and _asks_for_person(text):
+            # 「找个真人说说话」 is answered by a person (a help_request case): the model alone does not turn the
+            # request into a crisis script; risk the rules see still counts.
+            rules = triage(text, history, learned=False)
+            result = rules if rules.level == "green" else result
         if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
             result = floor  # a spooled message keeps at least the level its reply was given
         message = Message(user_id=user.id, direction="in", text=self.stored_text(text), msg_key=inbound.msg_key,
@@ -284,7 +289,7 @@ class Conversation:
         """The reply by mode (bot.conversation): a call-back number answering our question is stored first;
         in human mode the counsellor answers; in bot mode the usual reply, and the call-back question once after
         the first red or yellow reply."""
-        phone = capture_phone(self.settings, stored.user.id, stored.case_id, text)
+        phone = self._bookkeeping(capture_phone, stored.user.id, stored.case_id, text)
         if mode == HUMAN:
             return self._human_reply(stored, channel)
         if phone and only_a_number(text):
@@ -292,13 +297,21 @@ class Conversation:
                               intent="callback", level=stored.triage.level, case_id=stored.case_id)
         else:
             outcome = self._reply(text, stored, truncated)
-        if outcome.intent in ("crisis", "support") and ask_for_callback(self.settings, stored.user.id):
+        if outcome.intent in ("crisis", "support") and self._bookkeeping(ask_for_callback, stored.user.id):
             outcome = Outcome(**{**outcome.__dict__, "reply_text":
                                  f"{outcome.reply_text}\n{prompt_text('replies/ask_callback.txt')}"})
         if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
             outcome = Outcome(**{**outcome.__dict__,
                                  "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
         return outcome
+
+    def _bookkeeping(self, step: Any, *args: Any) -> Any:
+        """Call-back number bookkeeping: a database error there must never cost a person the reply."""
+        try:
+            return step(self.settings, *args)
+        except SQLAlchemyError:
+            log.error("call-back bookkeeping failed; the reply goes out without it", exc_info=True)
+            return None
 
     def _human_reply(self, stored: _Stored, channel: str) -> Outcome:
         """Human mode: the counsellor answers; the bot speaks only when the risk rises (bot.conversation.human)."""

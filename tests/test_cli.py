@@ -68,7 +68,7 @@ def test_ingest_exit_status_reports_bad_files(tmp_path: Path, small_knowledge: P
     result = CliRunner().invoke(main, ["ingest"])
     assert result.exit_code == 1
     assert "skipped: broken.md: binary file" in result.output
-    assert "embedded" in result.output
+    assert "added" in result.output
 
 
 def test_eval_retrieval_prints_three_modes(built_settings: Settings, use_settings, tmp_path: Path) -> None:

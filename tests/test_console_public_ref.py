@@ -17,7 +17,7 @@ from bot.safety import triage
 from bot.storage.db import get_engine, session_scope
 from bot.storage.migrate import upgrade
 from bot.storage.models import PUBLIC_REF_ALPHABET, Case, ChannelUser, Message
-from tests.fakes.app_server import serve_app
+from tests.fakes.app_server import API_HEADERS, serve_app
 from tests.fakes.console import add_account, add_case, login
 
 REF = re.compile(f"[{PUBLIC_REF_ALPHABET}]{{8}}")
@@ -77,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_api_chat_returns_the_public_reference_not_the_number(server: Server) -> None:
     """Triage runs before retrieval, so a red message is answered without a knowledge index."""
     response = httpx.post(f"{server}/api/chat", json={"user_id": "family-1", "text": "孙女说活着太累了，今晚就跳河"},
-                          timeout=30)
+                          headers=API_HEADERS, timeout=30)
     body = response.json()
     assert response.status_code == 200 and body["level"] == "red" and REF.fullmatch(body["case_id"])
     with session_scope(server.settings) as session:

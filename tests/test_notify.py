@@ -52,7 +52,7 @@ def test_new_red_case_is_posted_once(convo_with_hook) -> None:
         convo = convo_with_hook(hook.url)
         outcome = convo.handle(Inbound(user_id="n1", text=RED, channel="web"))
         assert hook.event.wait(5)
-        convo.handle(Inbound(user_id="n1", text="他现在还在哭"))  # same open case, already notified
+        convo.handle(Inbound(user_id="n1", text="他现在还在哭", channel="web"))  # same open case, already notified
         time.sleep(0.3)
         assert len(hook.received) == 1
         payload = hook.received[0]

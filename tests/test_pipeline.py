@@ -138,7 +138,7 @@ def test_red_message_creates_a_case_before_replying(convo: Conversation) -> None
     [
         ("家里着火了，孙子还在屋里", "119", "湿毛巾", "fire", "guardian_about_child"),
         ("孙子掉河里了，捞上来没气了", "120", "按压胸口", "drowning", "guardian_about_child"),
-        ("开水烫了一大片，都起泡了", "120", "20分钟", "burn", "unknown"),
+        ("开水烫了一大片，都起泡了", "120", "20分钟", "burn", "guardian_about_child"),
         ("孙女不见了，到处都找不到", "110", "24小时", "missing", "guardian_about_child"),
         ("我是小明，今年10岁，我想死", "120", "信得过的大人", "none", "child"),
     ],

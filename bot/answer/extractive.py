@@ -37,6 +37,9 @@ _ASKS_WARNING_RE = re.compile(
     r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打"
 )
 WARNING_BUDGET = 110
+# How many of the top hits can carry an answer: a matching article just below two or three policy passages
+# (common for follow-ups joined to their question) still answers.
+TOP_FOR_ANSWER = 4
 # A follow-up (「要不要用酒精擦」 after a fever question) is answered by the article lines that hold its own
 # words, when the best of them carries at least this share of the follow-up's weighted words.
 FOCUS_MIN_SHARE = 0.5
@@ -101,7 +104,7 @@ class ExtractiveComposer:
             return False
         support = self.support(question, hits)
         # The best of the top hits: routing may put a policy passage first that is less similar in wording.
-        similarities = [h.similarity for h in hits[:3] if h.similarity is not None]
+        similarities = [h.similarity for h in hits[:TOP_FOR_ANSWER] if h.similarity is not None]
         similarity = max(similarities) if similarities else None
         if similarity is None:  # keyword-only (vector store down): words must carry it alone
             return support >= self.settings.answer_min_support_keyword_only
@@ -120,7 +123,7 @@ class ExtractiveComposer:
         if not named_docs:
             # No place named: a local rule is not the asker's rule, so a matching article leads and the best
             # local line follows it (「在启东，…」).
-            article_hit = next((h for h in hits[:3] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
+            article_hit = next((h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
             if article_hit is not None:
                 narrow = self._focused(focus, article_hit) if focus else None
                 return narrow or self._from_article(question, article_hit, hits)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -42,10 +43,21 @@ def contact_of(session: Session, user_id: int) -> Contact:
     return contact
 
 
+def _ensure_contact(settings: Settings, user_id: int) -> None:
+    """The person's contacts row, created in its own transaction: a person's simultaneous first messages
+    both try, and the loser's IntegrityError only means the row is there."""
+    try:
+        with session_scope(settings) as session:
+            if session.get(Contact, user_id) is None:
+                session.add(Contact(user_id=user_id, updated_at=utcnow()))
+    except IntegrityError:
+        pass
+
+
 def ask_for_callback(settings: Settings, user_id: int) -> bool:
     """True exactly once per person without a number: the reply then ends with the call-back question."""
+    _ensure_contact(settings, user_id)
     with session_scope(settings) as session:
-        contact_of(session, user_id)
         return session.execute(update(Contact).where(Contact.user_id == user_id, Contact.phone_asked_at.is_(None),
                                                      Contact.phone == "")
                                .values(phone_asked_at=utcnow(), updated_at=utcnow())).rowcount == 1
