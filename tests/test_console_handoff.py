@@ -78,7 +78,9 @@ def test_counsellor_and_family_talk_without_the_bot(server: Server, family: http
     history = family.get("/api/chat/history").json()["messages"]
     assert [m["author"] for m in history][-1] == "counsellor"
     answer = family.post("/api/chat", json={"text": SAFE_NOW}).json()
-    assert answer["reply"] == "" and answer["case_id"] == case_id  # the bot does not talk over the counsellor
+    assert answer["reply"] == "" and answer["case_id"]  # the bot does not talk over the counsellor
+    with session_scope(server.settings) as session:
+        assert session.scalar(select(Case.id).where(Case.public_ref == answer["case_id"])) == case_id
     seen = _last_seen(server.settings, amy)
     rows = client.get(f"/console/cases/{case_id}/messages", params={"after": after}).json()
     assert [(r["direction"], r["author"], r["text"]) for r in rows] == [
@@ -140,7 +142,9 @@ def test_asking_for_a_person_in_words_puts_the_family_in_the_queue(server: Serve
     assert reply["reply"] == prompt_text("replies/human.txt") and reply["case_id"]
     add_account(server.settings, "boss", role="supervisor")
     client, _ = login(server, "boss")
-    assert f'data-case="{reply["case_id"]}"' in client.get("/console/queue/rows").text
+    with session_scope(server.settings) as session:
+        case_id = session.scalar(select(Case.id).where(Case.public_ref == reply["case_id"]))
+    assert f'data-case="{case_id}"' in client.get("/console/queue/rows").text
 
 
 def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Server, family: httpx.Client) -> None:
