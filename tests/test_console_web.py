@@ -210,3 +210,17 @@ def test_reply_goes_through_the_cases_channel(server: Server) -> None:
         assert [(m.case_id, m.text) for m in out] == [(web_case, "您好，我是咨询员")]
         assert session.scalar(select(WechatOutbox.id).where(WechatOutbox.case_id == old_wechat)) is None
         assert session.get(Case, web_case).status == "in_progress"
+
+
+def test_case_page_says_who_is_writing_and_what_happened(server: Server) -> None:
+    from bot.storage.models import CaseEvent
+
+    add_account(server.settings, "triager")
+    case_id = add_case(server.settings, "孙子掉河里了，捞上来没气了", categories=("emergency",), external_id="who")
+    with session_scope(server.settings) as session:
+        session.add(CaseEvent(case_id=case_id, kind="created", payload={
+            "severity": "red", "categories": ["emergency"], "situation": "drowning",
+            "speaker": "guardian_about_child", "model": {"p_red": 0.97, "p_risk": 0.99}}))
+    client, _ = login(server, "triager")
+    page = client.get(f"/console/cases/{case_id}").text
+    assert "谁在说：监护人说孩子的事" in page and "发生了什么：溺水" in page and "红色把握 97%" in page

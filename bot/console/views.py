@@ -266,7 +266,19 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
         "reports": list(session.scalars(select(MandatoryReport).where(MandatoryReport.case_id == case.id))),
         "accounts": accounts, "names": {a.id: a.display_name for a in accounts},
         "teams": list(session.scalars(select(Team).order_by(Team.key))),
+        "triage": _latest_triage(events),
     }
+
+
+def _latest_triage(events: list[CaseEvent]) -> dict:
+    """Who is writing and what happened, as triage last saw it (speaker, situation, the model's confidence)."""
+    for event in reversed(events):
+        payload = event.payload or {}
+        if payload.get("speaker"):
+            model = payload.get("model") or {}
+            return {"speaker": payload["speaker"], "situation": payload.get("situation") or "none",
+                    "p_red": model.get("p_red"), "p_risk": model.get("p_risk")}
+    return {}
 
 
 def message_json(message: Message, authors: dict) -> dict:
