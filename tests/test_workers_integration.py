@@ -112,7 +112,8 @@ def test_two_workers_share_dedupe_cases_outbox_and_metrics(cluster) -> None:
     while time.monotonic() < deadline and _count(settings, WechatOutbox, WechatOutbox.status == "queued"):
         time.sleep(0.3)
     sends = Counter(call["json"]["touser"] for call in wechat.calls("/cgi-bin/message/custom/send"))
-    assert set(sends) == {openid for openid, _, _ in green}
+    # (The red reply is passive; on a loaded machine it can miss the passive deadline and go out this way too.)
+    assert {openid for openid, _, _ in green} <= set(sends) <= {openid for openid, _, _ in green} | {red[0]}
     parts = {openid: _count(settings, WechatOutbox, WechatOutbox.openid == openid) for openid in sends}
     assert sends == Counter(parts)
 

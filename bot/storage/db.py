@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from pathlib import Path
@@ -56,15 +57,23 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
 
 
+# SQLite has one writer at a time. Threads of one process that wait for it inside SQLite's busy handler sleep
+# in growing steps (up to 100 ms each), which made the slowest replies wait a second under load; waiting on a
+# lock here wakes each one as soon as the previous transaction ends. (Several processes: use PostgreSQL.)
+_SQLITE_WRITER = threading.RLock()
+
+
 @contextmanager
 def session_scope(settings: Settings) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    session = session_factory(settings)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    """A session that commits on success and rolls back on error (one at a time per process on SQLite)."""
+    one_at_a_time = _SQLITE_WRITER if get_engine(settings).dialect.name == "sqlite" else nullcontext()
+    with one_at_a_time:
+        session = session_factory(settings)()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
