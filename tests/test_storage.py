@@ -44,3 +44,32 @@ def test_unreachable_database_is_one_clear_error(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StorageError, match="database not reachable"):
         upgrade(settings)
+
+
+def test_sqlite_transactions_of_one_process_take_turns(tmp_path) -> None:
+    """Threads wait on the process's writer lock, not in SQLite's busy handler (which sleeps up to 100 ms)."""
+    import threading
+    import time
+
+    from bot.config import Settings
+    from bot.storage.db import session_scope
+    from bot.storage.migrate import upgrade
+
+    settings = Settings(data_dir=tmp_path / "var")
+    upgrade(settings)
+    inside = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with session_scope(settings):
+            inside.set()
+            time.sleep(0.2)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    inside.wait(5)
+    with session_scope(settings):
+        order.append("second started")
+    thread.join()
+    assert order == ["first done", "second started"]
