@@ -28,10 +28,12 @@ CANDIDATES = 40
 _WORD_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
-# Added to chunks of the policy document whose place the question names: enough to put that place's
-# rules ahead of national articles when both match. (Boosting articles that merely mention the place hurt.)
+# Added to chunks of the policy document whose place the question names, and to the place articles that explain
+# it: enough to put that place's rules ahead of national articles when both match. (Boosting articles that
+# merely mention the place hurt.)
 REGION_BONUS = 2.0
-# Added to policy chunks when the question asks about services or rules (bot/retrieval/routing.py).
+# Added to policy chunks and place articles when the question asks about services or rules
+# (bot/retrieval/routing.py).
 POLICY_ROUTE_BONUS = 1.0
 
 
@@ -202,12 +204,18 @@ class KnowledgeIndex:
         """Policy documents whose place the question names (「我们景德镇这边」)."""
         return {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
 
+    def _place(self, pos: int) -> str:
+        """The policy document a chunk states the rules of: its own id for a policy chunk, the `place` of a place
+        article, "" for a national article."""
+        chunk = self.chunks[pos]
+        if chunk["kind"] == "policy":
+            return str(chunk["doc_id"])
+        return str((chunk.get("extra") or {}).get("place") or "")
+
     def _within(self, ranked: list[tuple[int, float]], named: set[str]) -> list[tuple[int, float]]:
-        """Drops other places' policy chunks: a family in one county is not served by another's rules."""
-        return [
-            (pos, s) for pos, s in ranked
-            if self.chunks[pos]["kind"] != "policy" or self.chunks[pos]["doc_id"] in named
-        ]
+        """Drops other places' policy chunks and place articles: a family in one county is not served by
+        another's rules."""
+        return [(pos, s) for pos, s in ranked if not self._place(pos) or self._place(pos) in named]
 
     def _fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str],
@@ -222,9 +230,12 @@ class KnowledgeIndex:
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
         for pos in scores:
-            if self.chunks[pos]["doc_id"] in named:
+            if self._place(pos) in named:
                 scores[pos] += REGION_BONUS / (rrf + 1)
-            if policy_first and self.chunks[pos]["kind"] == "policy":
+            # A local rule: as the document says it, or in plain words when the question names its place (a place
+            # article must not push a national article aside for someone from elsewhere).
+            local = self.chunks[pos]["kind"] == "policy" or self._place(pos) in named
+            if policy_first and local:
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
         hits = []
