@@ -39,6 +39,8 @@ class CaseChange:
     team: str | None = None
     raised: bool = False  # created, escalated, a new category or a new emergency situation
     teams: tuple[str, ...] = ()  # every team concerned (alerts), the owning team first
+    new_categories: tuple[str, ...] = ()  # categories of this message the case did not have yet
+    new_situation: bool = False  # an emergency situation (fall, poisoning …) the case had not seen yet
 
 
 def _seen_situations(session: Session, case_id: int) -> set[str]:
@@ -164,7 +166,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
                           teams=_concerned(case, teams_file))
     escalated = triage.level == "red" and case.severity != "red"
-    new_category = bool(set(triage.categories) - set(case.categories or []))
+    new_categories = tuple(c for c in triage.categories if c not in (case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
     case.severity = "red" if escalated else case.severity
     if escalated:  # a red case needs a response within the red window from now, whatever was said before
@@ -183,7 +185,8 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
+                      raised=escalated or bool(new_categories) or new_situation, teams=_concerned(case, teams_file),
+                      new_categories=new_categories, new_situation=new_situation)
 
 
 def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,
