@@ -281,19 +281,38 @@ def _latest_triage(events: list[CaseEvent]) -> dict:
     return {}
 
 
-def message_json(message: Message, authors: dict) -> dict:
-    """One transcript line for the live case page."""
+LIVE_LIMIT = 200  # messages per poll of the live case page (the page asks again from the last one it got)
+
+
+def message_json(message: Message, authors: dict, raised: dict | None = None) -> dict:
+    """One transcript line for the live case page. `raised`: "reply" when the message raised the risk and the
+    bot sent a safety reply, "alert" when it raised the risk and only the counsellors were alerted."""
     author = "family" if message.direction == "in" else (message.author or "bot")
     return {"id": message.id, "direction": message.direction, "author": author, "by": authors.get(message.id),
-            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat()}
+            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat(),
+            "raised": (raised or {}).get(message.id)}
 
 
-def live_messages(session: Session, case: Case, actor: Actor, after: int) -> list[dict]:
-    """The messages after id `after` that the case page may show (the same rule as the page), marked read."""
-    messages, earlier, _ = viewable_messages(session, case, actor)
-    new = [m for m in messages if m.id > after]
-    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
-        [case.id, *(other.id for other in earlier)])))
-    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
+def _events_about(session: Session, kind: str, case_ids, message_ids: list[int]) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Payloads of the `kind` events of these cases that name one of these messages (found in SQL)."""
+    if not message_ids:
+        return []
+    return list(session.scalars(select(CaseEvent.payload).where(
+        CaseEvent.case_id.in_(case_ids), CaseEvent.kind == kind,
+        CaseEvent.payload["message_id"].as_integer().in_(message_ids))))
+
+
+def live_messages(session: Session, case: Case, actor: Actor, after: int, limit: int = LIVE_LIMIT) -> list[dict]:
+    """The messages after id `after` that the case page may show (the same rule as the page: the person's
+    messages in no case or in a case the actor may open), oldest first, at most `limit`; marked read. The id,
+    the permission and the limit are all in the SQL: a long conversation is never loaded to send two lines."""
+    allowed = select(Case.id).where(Case.user_id == case.user_id, or_(Case.id == case.id, visible_filter(actor)))
+    new = list(session.scalars(select(Message).where(
+        Message.user_id == case.user_id, Message.id > after,
+        or_(Message.case_id.is_(None), Message.case_id.in_(allowed))).order_by(Message.id).limit(limit)))
+    replies = _events_about(session, "reply", allowed, [m.id for m in new if m.direction == "out"])
+    authors = {p.get("message_id"): p.get("by") for p in replies}
+    risen = _events_about(session, "risk_raised", [case.id], [m.id for m in new if m.direction == "in"])
+    raised = {p.get("message_id"): "reply" if p.get("crisis_reply") else "alert" for p in risen}
     mark_read(case, actor, new)
-    return [message_json(m, authors) for m in new]
+    return [message_json(m, authors, raised) for m in new]
