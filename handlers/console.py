@@ -46,8 +46,7 @@ def _filters(request: Request) -> QueueFilters:
     q = request.query_params
     return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
                         mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1,
-                        ref=q.get("ref", "")[:40],
-                        search=q.get("q", "")[:32])
+                        search=(q.get("q") or q.get("ref", ""))[:40])  # `ref`: links of the old reference box
 
 
 def _without_page(request: Request) -> str:

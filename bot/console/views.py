@@ -76,8 +76,7 @@ class QueueFilters:
     mine: bool = False
     overdue: bool = False
     page: int = 1
-    ref: str = ""  # a case number or public reference: that case alone, in any status
-    search: str = ""  # a case number (#12 or 12) or a phone number (or its last digits)
+    search: str = ""  # the one search box: a case number (#12), a public reference or a phone (or its last 4+ digits)
 
 
 @dataclass
@@ -100,30 +99,44 @@ def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
     return dict(session.execute(select(Message.case_id, Message.text).where(Message.id.in_(firsts))).all())
 
 
+def _phone_digits(text: str) -> str:
+    """The digits of a phone number as typed ('139 1234 5678', '+86 139…', '0513-8312 3456'), or "" when the
+    text is not only a phone number."""
+    if not text or re.search(r"[^\d\s+\-()（）]", text):
+        return ""
+    digits = re.sub(r"\D", "", text)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def search_matches(text: str):  # type: ignore[no-untyped-def]
+    """The cases the search box finds: by case number (#12 or 12), public reference (any case, typed with or
+    without # and -) or the family's call-back phone, whole or its last digits (at least 4)."""
+    text = text.strip()
+    wanted = [Case.public_ref == ref] if (ref := normalise_ref(text)) else []
+    if (number := text.lstrip("#").strip()).isascii() and number.isdigit() and len(number) <= 9:
+        wanted.append(Case.id == int(number))
+    if len(digits := _phone_digits(text)) >= 4:
+        stored = func.replace(func.replace(Contact.phone, "-", ""), " ", "")
+        wanted.append(Case.user_id.in_(select(Contact.user_id).where(stored.endswith(digits, autoescape=True))))
+    return or_(*wanted) if wanted else false()
+
+
 def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: ignore[no-untyped-def]
-    """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases."""
+    """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases. A search
+    looks at closed cases too (a family calling back about an old case), unless a status is chosen."""
     query = select(Case).where(visible_filter(actor))
-    if filters.ref:
-        wanted = [Case.public_ref == ref] if (ref := normalise_ref(filters.ref)) else []
-        if (number := filters.ref.strip().lstrip("#")).isascii() and number.isdigit() and len(number) <= 9:
-            wanted.append(Case.id == int(number))
-        return query.where(or_(*wanted) if wanted else false())
-    query = query.where(Case.status == filters.status) if filters.status else query.where(Case.status.in_(OPEN))
+    if filters.search:
+        query = query.where(search_matches(filters.search))
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    elif not filters.search:
+        query = query.where(Case.status.in_(OPEN))
     if filters.severity:
         query = query.where(Case.severity == filters.severity)
     if filters.mine:
         query = query.where(Case.assigned_to == actor.account.id)
     if filters.category:  # categories is a JSON list of keys: match the quoted key in its text form
         query = query.where(cast(Case.categories, String).contains(f'"{filters.category}"', autoescape=True))
-    digits = re.sub(r"\D", "", filters.search)
-    if digits and len(digits) <= 9:  # a case number (phone searches need at least the last 4 digits as well)
-        by_phone = select(Contact.user_id).where(Contact.phone.contains(digits, autoescape=True)) \
-            if len(digits) >= 4 else None
-        query = query.where(or_(Case.id == int(digits), Case.user_id.in_(by_phone)) if by_phone is not None
-                            else Case.id == int(digits))
-    elif digits:
-        query = query.where(Case.user_id.in_(select(Contact.user_id).where(
-            func.replace(Contact.phone, "-", "").contains(digits, autoescape=True))))
     if filters.overdue:
         query = query.where(Case.id.in_(select(FollowUp.case_id).where(FollowUp.done_at.is_(None),
                                                                           FollowUp.due_on < today)))
