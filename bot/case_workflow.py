@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.cases import apply_region
 from bot.console.accounts import at_least
 from bot.console.audit import audit
 from bot.conversation.contact import PHONE_RE, contact_of, masked
@@ -277,9 +279,11 @@ def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
 CONTACT_FIELDS = {"relationship": 32, "child_age": 16, "region": 64, "phone": 32}
 
 
-def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str]) -> None:
+def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str],
+                   teams_file: Path | None = None) -> None:
     """The contact panel: who writes (奶奶/妈妈/孩子本人), the child's age, region and call-back phone, stored
-    on the person; the audit entry names the phone masked."""
+    on the person; the audit entry names the phone masked. A new region goes to the person's open cases, which
+    move to the region's local team by the routing file (bot.cases.apply_region)."""
     _require_work(actor, case)
     phone = fields.get("phone", "").strip().replace(" ", "")
     if phone and not PHONE_RE.fullmatch(phone):
@@ -294,6 +298,8 @@ def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str,
     if changed:
         contact.updated_at = utcnow()
         _record(session, case, actor, "contact", changed)
+    if "region" in changed:
+        apply_region(session, case.user_id, contact.region, teams_file)
 
 
 def release(session: Session, case: Case, actor: Actor, note: str) -> bool:

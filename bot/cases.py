@@ -21,7 +21,8 @@ from bot.errors import ConfigError, StorageError
 from bot.safety import Triage
 from bot.config import Settings
 from bot.storage.db import session_scope
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, PUBLIC_REF_ALPHABET, new_public_ref, utcnow
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, Contact, Message, PUBLIC_REF_ALPHABET, Team,
+                                TeamMember, new_public_ref, utcnow)
 
 log = logging.getLogger(__name__)
 OPEN_STATUSES = ("open", "claimed", "in_progress", "follow_up")
@@ -50,27 +51,56 @@ def _seen_situations(session: Session, case_id: int) -> set[str]:
     return {str(p.get("situation")) for p in payloads if isinstance(p, dict) and p.get("situation")}
 
 
+REGION_KEYS = frozenset({"team", "name", "aliases", "categories"})
+
+
 @lru_cache(maxsize=4)
 def _routing(path: Path) -> dict:
-    """The category -> team map (read once per process: record_case is on the crisis path)."""
+    """The routing file (read once per process: record_case is on the crisis path), checked."""
     try:
         data = yaml.safe_load(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"team routing file unreadable: {path}: {exc}") from exc
     if not isinstance(data.get("categories"), dict) or not data.get("default_team"):
         raise ConfigError(f"team routing file {path} needs `default_team` and a `categories` map")
+    for name, entry in (data.get("regions") or {}).items():
+        if not isinstance(entry, dict) or not entry:
+            raise ConfigError(f"team routing file {path}: region {name!r} needs `team` and/or `categories`")
+        if REGION_KEYS & set(entry) and not (entry.get("team") or isinstance(entry.get("categories"), dict)):
+            raise ConfigError(f"team routing file {path}: region {name!r} needs `team` and/or `categories`")
     return data
 
 
+def _region_entry(routing: dict, region: str | None) -> dict:
+    """The `regions:` entry for a case's region text ("江苏省启东市汇龙镇"): the entry whose name or one of
+    its aliases the text contains, the longest such name winning ("启东市汇龙镇" before "启东"); {} for none.
+    An entry without team/name/aliases/categories keys is a plain category map (the file's first format)."""
+    best: dict = {}
+    longest = 0
+    for name, entry in ((routing.get("regions") or {}).items() if region else ()):
+        entry = entry if REGION_KEYS & set(entry) else {"categories": entry}
+        for alias in (str(name), *(str(a) for a in entry.get("aliases") or ())):
+            if alias and alias in region and len(alias) > longest:  # type: ignore[operator]
+                best, longest = entry, len(alias)
+    return best
+
+
 def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> str:
-    """The team whose queue gets a case: the first category with a team (region map first), else the default."""
+    """The team whose queue gets a case: the first category with a team, else the default team. When the case's
+    region matches a `regions:` entry, that entry's own category map comes first, and its `team` (the local
+    team, e.g. 启东市未成年人保护工作站) takes what would go to the default (local) team."""
     routing = _routing(path)
-    maps = [((routing.get("regions") or {}).get(region) or {}) if region else {}, routing["categories"]]
+    entry = _region_entry(routing, region)
+    default = str(routing["default_team"])
+    local = str(entry.get("team") or default)
+    overrides = entry.get("categories") or {}
     for category in categories:
-        for mapping in maps:
-            if category in mapping:
-                return str(mapping[category])
-    return str(routing["default_team"])
+        if category in overrides:
+            return str(overrides[category])
+        if category in routing["categories"]:
+            team = str(routing["categories"][category])
+            return local if team == default else team
+    return local
 
 
 def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> list[str]:
@@ -78,6 +108,64 @@ def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str |
     child who also wants to die concerns 12356 as well as the team of the other category."""
     teams = [team_for([category], path, region) for category in categories] or [team_for([], path, region)]
     return list(dict.fromkeys(teams))
+
+
+def region_teams(path: Path) -> dict[str, str]:
+    """The local teams the routing file's `regions:` block names: team key -> name (the key when unnamed)."""
+    routing = _routing(path)
+    teams: dict[str, str] = {}
+    for region, entry in (routing.get("regions") or {}).items():
+        if REGION_KEYS & set(entry) and entry.get("team"):
+            teams.setdefault(str(entry["team"]), str(entry.get("name") or entry["team"]))
+    return teams
+
+
+def ensure_region_teams(session: Session, path: Path) -> list[str]:
+    """Adds the routing file's local teams that the `teams` table does not have yet (their queues, members and
+    the console's team lists need the row); returns the keys added."""
+    known = set(session.scalars(select(Team.key)))
+    named = region_teams(path)
+    added = [key for key in named if key not in known]
+    session.add_all(Team(key=key, name=named[key][:64]) for key in added)
+    return added
+
+
+def _staffed(session: Session, team: str) -> bool:
+    return session.scalar(select(TeamMember.account_id).join(Account, Account.id == TeamMember.account_id)
+                          .where(TeamMember.team_key == team, Account.active.is_(True)).limit(1)) is not None
+
+
+def route(session: Session, categories: list[str] | tuple[str, ...], teams_file: Path, region: str | None) -> str:
+    """The owning team with the region's local team (team_for), unless the region gives a team nobody active
+    belongs to yet: then the team the categories alone give (a case never waits in a queue nobody reads)."""
+    team = team_for(categories, teams_file, region)
+    plain = team_for(categories, teams_file)
+    return team if team == plain or _staffed(session, team) else plain
+
+
+def contact_region(session: Session, user_id: int) -> str:
+    """The person's region as the contact panel has it ("" when unknown)."""
+    return session.scalar(select(Contact.region).where(Contact.user_id == user_id)) or ""
+
+
+def apply_region(session: Session, user_id: int, region: str, teams_file: Path | None) -> list[tuple[int, str]]:
+    """The person's region became known (or changed): their open cases take it. A case still in the team its
+    routing gave (nobody moved it by hand) moves to the team routing gives with the region, e.g. from the
+    generic local team to the region's own; returns the (case id, new team) of cases that moved."""
+    moved: list[tuple[int, str]] = []
+    for case in session.scalars(select(Case).where(Case.user_id == user_id, Case.status.in_(OPEN_STATUSES),
+                                                   Case.flood.is_(False))):
+        before, case.region = case.region, region
+        if not teams_file or case.team is None:
+            continue
+        routed = route(session, case.categories or [], teams_file, before)
+        team = route(session, case.categories or [], teams_file, region)
+        if case.team == routed and team != case.team:
+            session.add(CaseEvent(case_id=case.id, kind="rerouted", payload={
+                "from_team": case.team, "to_team": team, "region": region}))
+            case.team, case.updated_at = team, utcnow()
+            moved.append((case.id, team))
+    return moved
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
@@ -120,7 +208,7 @@ def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
 def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
     if not teams_file:
         return (case.team,) if case.team else ()
-    others = [team for team in teams_for(case.categories or [], teams_file) if team != case.team]
+    others = [team for team in teams_for(case.categories or [], teams_file, case.region) if team != case.team]
     return tuple([case.team, *others] if case.team else others)
 
 
@@ -141,8 +229,10 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     if case is None and flood_limit is not None and flooded(session, user.channel, origin, flood_limit):
         return _join_flood(session, user, message, triage, teams_file, origin)
     if case is None:
+        region = contact_region(session, user.id)
         case = Case(
             public_ref=unused_public_ref(session),
+            region=region,
             user_id=user.id,
             channel=user.channel,
             severity=triage.level,
@@ -151,7 +241,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             reasons=list(triage.explanation or triage.reasons),
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
-            team=team_for(triage.categories, teams_file) if teams_file else None,
+            team=route(session, triage.categories, teams_file, region) if teams_file else None,
             origin=origin,
         )
         session.add(case)
@@ -176,7 +266,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
     if case.team is None and teams_file:
-        case.team = team_for(case.categories, teams_file)
+        case.team = route(session, case.categories, teams_file, case.region)
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),

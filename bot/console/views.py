@@ -194,6 +194,7 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
+    team_names = dict(session.execute(select(Team.key, Team.name)).all())
     unread = unread_counts(session, cases)
     phones = dict(session.execute(select(Contact.user_id, Contact.phone).where(
         Contact.user_id.in_([case.user_id for case in cases]), Contact.phone != "")).all())
@@ -202,7 +203,8 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     rows = [{
         "id": case.id, "ref": case.public_ref, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
-        "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
+        "team": case.team, "team_name": team_names.get(case.team, case.team or ""), "region": case.region or "",
+        "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
         "unread": unread.get(case.id, 0), "human": case.id in human,
         "phone": masked(phones.get(case.user_id, "")), "remaining": sla_remaining_minutes(case, settings, now),
