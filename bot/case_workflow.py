@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.cases import apply_region
+from bot.cases import apply_region, phone_answered
 from bot.console.accounts import at_least
 from bot.console.audit import audit
 from bot.conversation.contact import PHONE_RE, contact_of, masked
@@ -174,10 +174,10 @@ def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
 
 
 def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, delivery: str) -> None:
-    """Called by bot.console.replies after storing the outbound message."""
+    """Called by bot.console.replies after storing the outbound message. Writing is not yet a response: the
+    message counts when it reaches the family (bot.cases.response_delivered, called by the channel)."""
     _require_work(actor, case)
     moved = _move(case, "work")
-    _responded(case)
     _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
 
 
@@ -186,6 +186,7 @@ def record_phone_call(session: Session, case: Case, actor: Actor, note: str) -> 
     _require_work(actor, case)
     moved = _move(case, "work")
     _responded(case)
+    phone_answered(session, case)
     _record(session, case, actor, "phoned", {**moved, "note": note.strip()})
 
 

@@ -6,13 +6,14 @@ before any reply is built (persist before you reply).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -316,3 +317,28 @@ def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -
     case.updated_at = utcnow()
     message.case_id = case.id
     return case.id
+
+
+def response_delivered(session: Session, message_id: int, at: dt.datetime | None = None) -> bool:
+    """A counsellor's message reached the family (web chat: stored where their page shows it; 客服消息: the API
+    accepted it; 订阅号: it went out as the passive reply). It stops the clocks: the first response when none
+    was delivered yet (True), and the next-response clock for the family's messages before it. Lines the
+    service sends (holding line, hand-back) are no response."""
+    message = session.get(Message, message_id)
+    if message is None or message.author != "counsellor" or message.case_id is None:
+        return False
+    case = session.get(Case, message.case_id)
+    if case is None:
+        return False
+    case.answered_upto = max(case.answered_upto or 0, message.id)
+    if case.first_response_at is not None:
+        return False
+    case.first_response_at = at or utcnow()
+    session.add(CaseEvent(case_id=case.id, kind="first_response", payload={"message_id": message.id}))
+    return True
+
+
+def phone_answered(session: Session, case: Case) -> None:
+    """「已电话联系」: a call answers everything the family wrote before it (the next-response clock stops)."""
+    newest = session.scalar(select(func.max(Message.id)).where(Message.user_id == case.user_id))
+    case.answered_upto = max(case.answered_upto or 0, newest or 0)
