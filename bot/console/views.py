@@ -4,6 +4,7 @@ case with its transcript, evidence, history and records."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -149,16 +150,50 @@ def _unread():  # type: ignore[no-untyped-def]
                                      Message.id > func.coalesce(Case.read_upto, 0)).exists())
 
 
-def queue_order():  # type: ignore[no-untyped-def]
-    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then red cases with a family
-    message nobody has read, then the other red cases, then other cases with unread messages, then the rest;
-    each of those longest waiting first."""
+def _reply_waiting_since():  # type: ignore[no-untyped-def]
+    """When the family began waiting for the counsellor's next response on the case (NULL: not waiting): the
+    oldest family message since the conversation went to human mode on this case that no delivered counsellor
+    message or phone call has answered (cases.answered_upto), once the first response reached the family
+    (before that the first-response clock runs)."""
+    return (select(func.min(Message.created_at))
+            .join(ConversationMode, ConversationMode.user_id == Message.user_id)
+            .where(Message.case_id == Case.id, Message.direction == "in", Case.first_response_at.is_not(None),
+                   ConversationMode.mode == "human", ConversationMode.case_id == Case.id,
+                   Message.created_at >= ConversationMode.since,
+                   Message.id > func.coalesce(Case.answered_upto, 0))
+            .correlate(Case).scalar_subquery())
+
+
+def next_response_cutoff(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """A family waiting since before this has waited past the next-response target."""
+    return now - dt.timedelta(minutes=settings.sla_next_response_minutes)
+
+
+def queue_order(cutoff: dt.datetime | None = None):  # type: ignore[no-untyped-def]
+    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then cases whose family has
+    waited past the next-response target in human mode (`cutoff`, red first, longest waiting first), then red
+    cases with a family message nobody has read, then the other red cases, then other cases with unread
+    messages, then the rest; each of those longest waiting first."""
     unclaimed_red = and_(Case.severity == "red", Case.assigned_to.is_(None))
     unread = _unread()
-    rank = when((unclaimed_red, 0), (and_(Case.severity == "red", unread), 1), (Case.severity == "red", 2),
-                (unread, 3), else_=4)
+    waiting = _reply_waiting_since()
+    overdue = waiting <= cutoff if cutoff is not None else false()
+    rank = when((unclaimed_red, 0), (overdue, 1), (and_(Case.severity == "red", unread), 2),
+                (Case.severity == "red", 3), (unread, 4), else_=5)
     newest_first = when((unclaimed_red, Case.created_at), else_=None)
-    return rank, newest_first.desc(), Case.created_at, Case.id
+    red_first = when((Case.severity == "red", 0), else_=1)
+    longest_waiting = when((overdue, waiting), else_=None)
+    return rank, newest_first.desc(), red_first, longest_waiting, Case.created_at, Case.id
+
+
+def reply_waits(session: Session, cases: list[Case]) -> dict[int, dt.datetime]:
+    """Since when each of these cases' family has waited for the next response (cases not waiting left out)."""
+    ids = [case.id for case in cases if case.first_response_at is not None]
+    if not ids:
+        return {}
+    since = _reply_waiting_since()
+    rows = session.execute(select(Case.id, since).where(Case.id.in_(ids))).all()
+    return {case_id: aware(at) for case_id, at in rows if at is not None}
 
 
 def unread_counts(session: Session, cases: list[Case]) -> dict[int, int]:
@@ -191,11 +226,14 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     total = sum(counts.values())
     pages = max(1, -(-total // size))
     page = min(max(1, filters.page), pages)
-    cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
+    order = queue_order(next_response_cutoff(settings, now))
+    cases = list(session.scalars(query.order_by(*order).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
     team_names = dict(session.execute(select(Team.key, Team.name)).all())
     unread = unread_counts(session, cases)
+    waits = reply_waits(session, cases)
+    target = settings.sla_next_response_minutes
     phones = dict(session.execute(select(Contact.user_id, Contact.phone).where(
         Contact.user_id.in_([case.user_id for case in cases]), Contact.phone != "")).all())
     human = set(session.scalars(select(ConversationMode.case_id).where(
@@ -208,9 +246,21 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
         "unread": unread.get(case.id, 0), "human": case.id in human,
         "phone": masked(phones.get(case.user_id, "")), "remaining": sla_remaining_minutes(case, settings, now),
+        **_reply_clock(waits.get(case.id), target, now),
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
+
+
+def _reply_clock(since: dt.datetime | None, target: float, now: dt.datetime) -> dict:
+    """The next-response clock of a row: whole minutes the family has waited and minutes left to the target
+    (negative: that late), or Nones when nobody waits."""
+    if since is None:
+        return {"reply_wait": None, "reply_left": None, "reply_overdue": False}
+    waited = (now - since).total_seconds() / 60
+    left = target - waited
+    return {"reply_wait": int(waited), "reply_left": math.ceil(left) if left > 0 else -max(1, math.floor(-left)),
+            "reply_overdue": left <= 0}
 
 
 def due_follow_ups(session: Session, actor: Actor, today: dt.date) -> list[dict]:
@@ -275,6 +325,8 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
         "last_message_id": max((m.id for m in messages), default=0), "hidden_messages": hidden, "events": events,
         "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
+        "reply_clock": _reply_clock(reply_waits(session, [case]).get(case.id), settings.sla_next_response_minutes,
+                                    utcnow()),
         "deadline": sla_deadline(case, settings),
         "referrals": list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))),
         "follow_ups": list(session.scalars(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.due_on))),
