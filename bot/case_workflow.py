@@ -207,8 +207,11 @@ def record_mandatory_report(session: Session, case: Case, actor: Actor, reported
     if not reported_to.strip():
         raise WorkflowError("请写明报告给了谁（如派出所） / say whom it was reported to")
     _move(case, "work")
+    # Stored in UTC: SQLite keeps a datetime's wall time and drops its zone (a Beijing 10:30 read back as UTC
+    # showed as 18:30).
+    at = reported_at.astimezone(dt.timezone.utc) if reported_at and reported_at.tzinfo else reported_at
     session.add(MandatoryReport(case_id=case.id, status="reported", reported_to=reported_to.strip(),
-                                reported_at=reported_at or utcnow(), reference=reference.strip(),
+                                reported_at=at or utcnow(), reference=reference.strip(),
                                 account_id=actor.account.id))
     _record(session, case, actor, "mandatory_report",
             {"status": "reported", "reported_to": reported_to.strip(), "reference": reference.strip()})
