@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String, and_, case as when, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -360,8 +361,9 @@ def message_json(message: Message, authors: dict, raised: dict | None = None) ->
             "raised": (raised or {}).get(message.id)}
 
 
-def _events_about(session: Session, kind: str, case_ids, message_ids: list[int]) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Payloads of the `kind` events of these cases that name one of these messages (found in SQL)."""
+def _events_about(session: Session, kind: str, case_ids: Any, message_ids: list[int]) -> list[dict]:
+    """Payloads of the `kind` events of these cases (ids or a subquery) that name one of these messages, found in
+    SQL."""
     if not message_ids:
         return []
     return list(session.scalars(select(CaseEvent.payload).where(

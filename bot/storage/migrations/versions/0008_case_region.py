@@ -20,8 +20,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("region", sa.String(64), nullable=False, server_default=""))
         batch.add_column(sa.Column("answered_upto", sa.Integer, nullable=True))
     # Existing cases take the region their person's contact already has.
-    op.execute("UPDATE cases SET region = (SELECT contacts.region FROM contacts WHERE contacts.user_id = cases.user_id) "
-               "WHERE EXISTS (SELECT 1 FROM contacts WHERE contacts.user_id = cases.user_id AND contacts.region <> '')")
+    op.execute("UPDATE cases SET region = (SELECT contacts.region FROM contacts "
+               "WHERE contacts.user_id = cases.user_id) WHERE EXISTS (SELECT 1 FROM contacts "
+               "WHERE contacts.user_id = cases.user_id AND contacts.region <> '')")
 
 
 def downgrade() -> None:
