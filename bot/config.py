@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # sends safety replies, and one holding line when the family has waited this long for an answer.
     human_hold_minutes: float = 3.0
     human_idle_minutes: float = 30.0
+    # The next-response target in human mode: a family message no delivered counsellor message (or phone call)
+    # has answered for this long is overdue; the queue counts it down and sorts such cases up.
+    sla_next_response_minutes: float = 5.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
     wechat_app_id: str = ""

@@ -91,6 +91,9 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What the pipeline decided for one message. `case_id` is the console's sequential case number: channels
+    never show it to a family (handlers.api answers with the case's public reference, bot.cases.public_ref_of)."""
+
     reply_text: str
     level: str = "green"
     case_id: int | None = None
@@ -102,10 +105,6 @@ class Outcome:
     composer: str = ""
     seconds: float = 0.0
     spooled: bool = False  # the database was unavailable: the message waits in the local spool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"reply": self.reply_text, "sources": self.sources, "level": self.level, "case_id": self.case_id,
-                "grounded": self.grounded}
 
 
 @dataclass

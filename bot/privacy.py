@@ -95,7 +95,7 @@ def export_user(settings: Settings, channel: str, external_id: str) -> dict[str,
             "messages": [{"direction": m.direction, "text": m.text, "level": m.level, "case_id": m.case_id,
                           "at": _iso(m.created_at)} for m in messages],
             "cases": [{"id": c.id, "severity": c.severity, "categories": c.categories, "status": c.status,
-                       "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
+                       "region": c.region, "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
                        "events": [{"kind": e.kind, "payload": e.payload, "at": _iso(e.created_at)}
                                   for e in events if e.case_id == c.id]} for c in cases],
         }

@@ -92,6 +92,7 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
     with session_scope(db_settings) as session:
         user = _user(session, "o-family-1")
         case = _case(session, user, "open", updated_days=0)
+        case.region = "江苏省启东市汇龙镇"
         _message(session, user, "孩子最近不说话", days=0, case=case)
         other = _user(session, "o-family-2")
         _message(session, other, "别人的消息", days=0)
@@ -101,6 +102,7 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
     exported = export_user(db_settings, "wechat", "o-family-1")
     assert [m["text"] for m in exported["messages"]] == ["孩子最近不说话"]
     assert exported["cases"][0]["events"][0]["kind"] == "created"
+    assert exported["cases"][0]["region"] == "江苏省启东市汇龙镇"  # where the family is: theirs to see
     json.dumps(exported, ensure_ascii=False)  # JSON-ready
 
     counts = delete_user(db_settings, "wechat", "o-family-1")

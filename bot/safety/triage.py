@@ -157,6 +157,7 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         speaker=speaker,
         explanation=explanation if decision.level != "green" else (),
         scores=scores.as_dict() if scores is not None else None,
+        category_levels={c: decision.levels[c] for c in decision.categories()},
     )
 
 

@@ -94,6 +94,11 @@ class Case(Base):
     read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The response clock: from creation, restarted when the case escalates to red (None = created_at)
     sla_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Where the family is: the person's contact region when known (migration 0008_case_region; bot.cases)
+    region: Mapped[str] = mapped_column(String(64), default="")
+    # The newest message id answered by a delivered counsellor message or a phone call: family messages after it
+    # wait for the next response (migration 0008_case_region; bot.cases.response_delivered)
+    answered_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ConversationMode(Base):
