@@ -163,7 +163,7 @@ def test_what_the_person_says_is_stored_and_marked_as_theirs(db_settings: Settin
         contact = session.get(Contact, user_id)
         assert (contact.relationship, contact.child_age, contact.region) == ("奶奶", "8岁", "启东")
         assert contact.set_by == {"relationship": FAMILY, "child_age": FAMILY, "region": FAMILY}
-    assert facts_line(got.profile, got.changed) == "您是孩子的奶奶，孩子8岁，在启东"
+    assert facts_line(got.profile, got.changed) == "您是孩子的奶奶，在启东，孩子8岁"
     again = remember(db_settings, user_id, said("我是奶奶"))
     assert again.changed == () and again.profile.relationship == "奶奶"
 

@@ -346,7 +346,7 @@ def facts_line(profile: Profile, names: tuple[str, ...]) -> str:
     """「您是孩子的奶奶，在启东，孩子8岁」 for the fields named, from prompts/profile.yaml."""
     words = texts()["facts"]
     parts: list[str] = []
-    for name in FIELDS:
+    for name in ("relationship", "region", "child_age"):
         if name not in names or not getattr(profile, name):
             continue
         value = getattr(profile, name)
