@@ -31,8 +31,8 @@ from bot.config import Settings, get_settings
 from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
 from bot.conversation.human import reply_in_human_mode
 from bot.conversation.modes import EXPIRED, HUMAN, current_mode
-from bot.conversation.profile import (Profile, Remembered, Said, claim_region_question, profile_of, read_profile,
-                                      remember)
+from bot.conversation.profile import (Profile, Remembered, Said, age_hint, claim_region_question, profile_of,
+                                      read_profile, remember)
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
 from bot import spool
@@ -498,7 +498,9 @@ class Conversation:
         query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
         named = self.index.named_documents(query)
         home = self._home(query, named, profile)
-        hits = self.index.search(query, k=self.settings.search_k, mode=mode, home=home)
+        # The children's ages (profile) steer age-dependent questions to the articles for that age.
+        hint = age_hint(profile.ages, query) if profile is not None else ""
+        hits = self.index.search(f"{query} {hint}" if hint else query, k=self.settings.search_k, mode=mode, home=home)
         # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
         focus = text[:limit] if query != text[:limit] else None
         hits = one_place(hits, self.places, home, named)

@@ -218,3 +218,19 @@ def test_0009_adds_who_set_what_and_the_region_question_and_goes_down_again(db_s
     engine.dispose()
     columns = {column["name"] for column in inspect(get_engine(db_settings)).get_columns("contacts")}
     assert "set_by" not in columns and "region_asked_at" not in columns and "region" in columns
+
+
+@pytest.mark.parametrize(("ages", "question", "hint"), [
+    ("8岁", "孙子一天吃多少肉合适", "8岁 上学"),
+    ("约8–9岁", "孩子一天吃几顿", "8岁 上学"),
+    ("1岁半", "孩子一天吃几顿", "1岁"),
+    ("8个月", "一天喝多少奶", "婴儿"),
+    ("8岁", "孩子发烧怎么办", ""),  # not an age-dependent question
+    ("8岁", "3岁的孩子一天吃几顿", ""),  # the question says the age
+    ("5岁、10岁", "孩子一天吃几顿", ""),  # two stages: no guess
+    ("", "孩子一天吃几顿", ""),
+])
+def test_the_childrens_age_steers_age_dependent_questions(ages: str, question: str, hint: str) -> None:
+    from bot.conversation.profile import age_hint
+
+    assert age_hint(age_ranges(ages), question) == hint

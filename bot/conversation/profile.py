@@ -265,6 +265,28 @@ def read_profile(text: str, places: Places, awaiting_region: bool = False) -> Sa
     )
 
 
+# Questions whose answer depends on the child's age (food by age, vision and health checks, vaccines, growth,
+# teeth, sleep, speech), and words that already say the age or stage.
+_AGE_DEPENDENT = re.compile(r"吃|喝|饭|餐|奶|营养|零食|辅食|视力|眼睛|近视|体检|疫苗|打针|身高|体重|长个|矮|胖|瘦|牙|睡|说话|走路")
+_STAGE_SAID = re.compile(r"岁|月龄|个月|年级|幼儿园|小学|初中|高中|中学|婴儿|宝宝|上学|青春期|新生儿")
+
+
+def age_hint(ages: tuple[tuple[int, int], ...], question: str) -> str:
+    """Words added to the search query (a soft boost for the articles of the child's age, 「8岁 上学」) when the
+    question depends on age and does not say it; "" when the children's ages fall in different stages."""
+    if not ages or not _AGE_DEPENDENT.search(question) or _STAGE_SAID.search(question):
+        return ""
+    stages = {_stage(low) for low, _ in ages}
+    if len(stages) != 1:
+        return ""
+    low = ages[0][0]
+    return {"baby": "婴儿", "small": f"{low}岁", "school": f"{low}岁 上学"}[stages.pop()]
+
+
+def _stage(age: int) -> str:
+    return "baby" if age < 1 else "small" if age < 6 else "school"
+
+
 # --- storage -------------------------------------------------------------------------------------------------
 
 def profile_from(contact: Contact | None) -> Profile:
