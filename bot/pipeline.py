@@ -208,10 +208,14 @@ class Conversation:
         user.last_seen_at = utcnow()
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
+        profile = profile_of(session, user.id)
+        awaiting = profile.region_asked and not profile.region
+        said = read_profile(text, self.places, awaiting)
         result = triage(text, history)
-        if result.level != "green" and _asks_for_person(text):
-            # 「找个真人说说话」 is answered by a person (a help_request case): the model alone does not turn the
-            # request into a crisis script; risk the rules see still counts.
+        if result.level != "green" and (_asks_for_person(text) or said.statement_only):
+            # 「找个真人说说话」 is answered by a person (a help_request case), and a message that only says who
+            # the person is (「我们启东这边」「我家孙女今年1岁」) is greeted: the model alone does not turn either
+            # into a crisis script; risk the rules see still counts.
             rules = triage(text, history, learned=False)
             result = rules if rules.level == "green" else result
         if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
@@ -225,7 +229,7 @@ class Conversation:
                               FloodLimit.from_settings(self.settings))
                   if result.level in ("red", "yellow") else None)
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
-        return _Stored(user, message.id, history, result, case_id, change, profile_of(session, user.id))
+        return _Stored(user, message.id, history, result, case_id, change, profile, said, awaiting_region=awaiting)
 
     def _store(self, inbound: Inbound, text: str) -> _Stored:
         """Commits the message and any case (before any reply is built). A new user's first messages can
@@ -286,7 +290,7 @@ class Conversation:
         except SQLAlchemyError:  # down or locked: reply anyway, store later (a crisis reply never waits)
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
-        self._learn(stored, text)
+        self._learn(stored)
         mode = current_mode(self.settings, stored.user.id)
         if mode != HUMAN and stored.triage.level == "green" and _asks_for_person(text):
             self._request_person(stored, inbound.origin)
@@ -334,11 +338,10 @@ class Conversation:
                       exc_info=True)
             return None
 
-    def _learn(self, stored: _Stored, text: str) -> None:
-        """What the message says about the person (region, relationship, the children's ages) goes on their
-        profile (bot.conversation.profile); the database is written only when it tells something."""
-        stored.awaiting_region = stored.profile.region_asked and not stored.profile.region
-        stored.said = read_profile(text, self.places, stored.awaiting_region)
+    def _learn(self, stored: _Stored) -> None:
+        """What the message says about the person (region, relationship, the children's ages; read while it was
+        stored) goes on their profile (bot.conversation.profile); the database is written only when it tells
+        something."""
         if stored.said.anything and stored.user is not None:
             remembered = self._bookkeeping(remember, stored.user.id, stored.said)
             if remembered is not None:
@@ -400,6 +403,7 @@ class Conversation:
             raise  # the user was created by a live message at that moment: the replayer tries again later
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, entry.channel)
+        self._learn(stored)
 
     def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):

@@ -84,10 +84,12 @@ _QUESTION = re.compile(
     r"[？?]|吗|么|怎|咋|什么|啥|多少|几|哪|谁|能不能|可不可以|要不要|有没有|是不是|该不该|会不会|行不行|如何|为何|请问|"
     r"想问|问一下|问问|帮我|帮帮|告诉我|咨询"
 )
+_PROVINCE = (r"(?:河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|"
+             r"甘肃|青海|内蒙古|广西|西藏|宁夏|新疆)(?:省|自治区)?")
+_PROVINCE_END = re.compile(rf"{_PROVINCE}$")
 _FILLER = re.compile(
     r"在外面打工|在外地打工|外出打工|在外面|在外地|打工|上班|老师好|你好|您好|哈喽|在吗|不好意思|说错|改一下|其实|刚才|"
-    r"(?:河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|"
-    r"青海|内蒙古|广西|西藏|宁夏|新疆)(?:省|自治区)?|"
+    rf"{_PROVINCE}|"
     r"孩子|小孩|娃儿|娃娃|娃|孙子|孙女|外孙女|外孙|老师|我们|俺们|咱们|这边|这里|那边|家里|现在|今年|已经|那个|这个|"
     r"两个|三个|一个|另一个|过来|之前|以前|本来|不在|不住|"
     r"[\s，,。.！!~～、；;：:…]|[嗨喂我俺咱们是的了啊呀哈嗯呢哦噢就在住家也都嘛吧有俩还和跟对搬而个]"
@@ -223,7 +225,8 @@ def _region(text: str, places: Places, awaiting: bool) -> tuple[str | None, list
     first_person = bool(_FIRST_PERSON.search(text))
     mentions = _mentions(text, places)
     for start, end, name in mentions:
-        before, after = text[max(0, start - 8):start], text[end:]
+        before, after = text[max(0, start - 12):start], text[end:]
+        before = _PROVINCE_END.sub("", before)  # 「我们是湖南安化县的」
         if _WORKS_AFTER.match(after):
             continue
         here = _HERE_AFTER.match(after)
