@@ -60,10 +60,22 @@ def _routing(path: Path) -> dict:
     return data
 
 
+def _region_map(routing: dict, region: str | None) -> dict:
+    """The `regions` entry for a person's region: its exact name, else a configured name it contains (the
+    profile says 「启东市」 or 「江苏启东」, the file says 启东)."""
+    regions = routing.get("regions") or {}
+    if not region:
+        return {}
+    if region in regions:
+        return regions[region] or {}
+    return next((mapping or {} for name, mapping in regions.items() if name and str(name) in region), {})
+
+
 def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> str:
-    """The team whose queue gets a case: the first category with a team (region map first), else the default."""
+    """The team whose queue gets a case: the first category with a team (region map first), else the default.
+    `region`: where the person lives (their profile, bot.conversation.profile)."""
     routing = _routing(path)
-    maps = [((routing.get("regions") or {}).get(region) or {}) if region else {}, routing["categories"]]
+    maps = [_region_map(routing, region), routing["categories"]]
     for category in categories:
         for mapping in maps:
             if category in mapping:
@@ -115,10 +127,10 @@ def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
         return None
 
 
-def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
+def _concerned(case: Case, teams_file: Path | None, region: str | None = None) -> tuple[str, ...]:
     if not teams_file:
         return (case.team,) if case.team else ()
-    others = [team for team in teams_for(case.categories or [], teams_file) if team != case.team]
+    others = [team for team in teams_for(case.categories or [], teams_file, region) if team != case.team]
     return tuple([case.team, *others] if case.team else others)
 
 
@@ -130,10 +142,11 @@ def open_case_for(session: Session, user_id: int) -> Case | None:
 
 def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage,
                 teams_file: Path | None = None, origin: str | None = None,
-                flood_limit: FloodLimit | None = None) -> CaseChange:
+                flood_limit: FloodLimit | None = None, region: str | None = None) -> CaseChange:
     """Creates or updates the user's open case for a red or yellow message (caller commits).
-    A new case goes to the queue of the team its categories route to (`teams_file`). Past `flood_limit` for
-    the channel or the client `origin` (bot.case_flood), the message joins that source's flood case instead."""
+    A new case goes to the queue of the team its categories (and the person's `region`) route to (`teams_file`).
+    Past `flood_limit` for the channel or the client `origin` (bot.case_flood), the message joins that source's
+    flood case instead."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)
     if case is None and flood_limit is not None and flooded(session, user.channel, origin, flood_limit):
@@ -149,7 +162,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             reasons=list(triage.explanation or triage.reasons),
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
-            team=team_for(triage.categories, teams_file) if teams_file else None,
+            team=team_for(triage.categories, teams_file, region) if teams_file else None,
             origin=origin,
         )
         session.add(case)
@@ -162,7 +175,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         }))
         message.case_id = case.id
         return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
-                          teams=_concerned(case, teams_file))
+                          teams=_concerned(case, teams_file, region))
     escalated = triage.level == "red" and case.severity != "red"
     new_category = bool(set(triage.categories) - set(case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
@@ -174,7 +187,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
     if case.team is None and teams_file:
-        case.team = team_for(case.categories, teams_file)
+        case.team = team_for(case.categories, teams_file, region)
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
@@ -183,7 +196,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
+                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file, region))
 
 
 def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,

@@ -41,7 +41,7 @@ from bot.notify import notify_red_case
 from bot.notify_channels import alert_case
 from bot.prompts import prompt_text, prompt_yaml
 from bot.referrals import not_covered_reply
-from bot.retrieval.places import Home, Places, places_in
+from bot.retrieval.places import Home, Places, places_in, places_named
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
 from bot.safety.guards import without_hyperbole
@@ -172,6 +172,7 @@ class Conversation:
 
         warm_tokenizer()
         expand_query("预热")  # the sound-alike table (pinyin of the domain words)
+        places_named("预热县")  # the county names of jieba's dictionary (bot.retrieval.places)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
         _ = self.extractive.articles
@@ -226,7 +227,7 @@ class Conversation:
         session.add(message)
         session.flush()
         change = (record_case(session, user, message, result, self.settings.teams_file, inbound.origin,
-                              FloodLimit.from_settings(self.settings))
+                              FloodLimit.from_settings(self.settings), said.region or profile.region or None)
                   if result.level in ("red", "yellow") else None)
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
         return _Stored(user, message.id, history, result, case_id, change, profile, said, awaiting_region=awaiting)
@@ -362,7 +363,7 @@ class Conversation:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
             change = record_case(session, user, message, request, self.settings.teams_file, origin,
-                                 FloodLimit.from_settings(self.settings))
+                                 FloodLimit.from_settings(self.settings), stored.profile.region or None)
         stored.case_id, stored.change = change.case_id, change
 
     def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:
@@ -465,7 +466,9 @@ class Conversation:
 
     def _region_question(self, stored: _Stored) -> str:
         """「您是哪个县市的？」 the first time a local rule goes to this person without a known place, else ""."""
-        if stored.user is None or not self._bookkeeping(claim_region_question, stored.user.id):
+        if stored.user is None or stored.profile.region_asked:
+            return ""
+        if not self._bookkeeping(claim_region_question, stored.user.id):
             return ""
         return str(prompt_yaml("profile.yaml")["ask_region"])
 

@@ -176,3 +176,20 @@ def test_home_demotes_other_places_rules(knowledge_index) -> None:
 def test_a_named_place_ignores_home(knowledge_index) -> None:
     hits = knowledge_index.search("曲江hpv疫苗要不要钱", k=3, home=Home("启东", QIDONG))
     assert hits[0].doc_id == QUJIANG
+
+
+def test_a_case_goes_to_the_team_of_the_persons_region(convo: Conversation, tmp_path) -> None:
+    from bot.storage.models import Case
+
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("default_team: local\ncategories: {suicide: '12356'}\nregions: {启东: {suicide: local}}\n",
+                     "utf-8")
+    convo.settings = convo.settings.model_copy(update={"teams_file": teams})
+    ask(convo, "我们启东这边", "p16")
+    local = ask(convo, "孙子说不想活了", "p16")
+    said_now = ask(convo, "我们是启东的，孙女说不想活了", "p17")  # the region said in the message itself
+    elsewhere = ask(convo, "孙子说不想活了", "p18")
+    with session_scope(convo.settings) as session:
+        assert session.get(Case, local.case_id).team == "local"
+        assert session.get(Case, said_now.case_id).team == "local"
+        assert session.get(Case, elsewhere.case_id).team == "12356"
