@@ -59,7 +59,8 @@ def test_childrens_ages_are_read(text: str, ages: str) -> None:
     assert said(text).child_age == ages
 
 
-@pytest.mark.parametrize("text", ["8岁孩子一天吃多少肉", "孩子3岁以前要注意什么", "孩子几岁能打疫苗", "一个8岁的孩子该吃多少",
+@pytest.mark.parametrize("text", ["8岁孩子一天吃多少肉", "孩子3岁以前要注意什么", "邻居家孩子8岁天天没人管",
+                                  "村里有个娃上三年级就不读了", "孩子几岁能打疫苗", "一个8岁的孩子该吃多少",
                                   "孩子6岁开始换牙吗", "3到6岁的孩子看电视多久"])
 def test_ages_in_a_general_question_are_not_the_persons_children(text: str) -> None:
     assert said(text).child_age is None

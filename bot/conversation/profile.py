@@ -157,22 +157,30 @@ def _grade_text(grade: str) -> str:
     return f"约{low}–{high}岁"
 
 
+_SOMEONE_ELSES = re.compile(r"(?:邻居|别人|人家|隔壁|对门|同学|朋友|亲戚|同事|他家|她家|村里|班上|有个|有一个)(?:家)?(?:的)?$")
+
+
 def _ages(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """The children's ages the text states, in order, and the spans that said them."""
+    """The children's ages the text states, in order, and the spans that said them (not someone else's child:
+    「邻居家孩子8岁」)."""
     found: list[tuple[int, str]] = []
     spans: list[tuple[int, int]] = []
     patterns = [_AGE_A, _AGE_B] + ([_AGE_OTHERS] if _SEVERAL.search(text) else [])
     for pattern in patterns:
         for m in pattern.finditer(text):
             age = _number(m[1])
+            if _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
+                continue
             if age < 19:
                 found.append((m.start(1), f"{age}岁{'半' if m[2] else ''}"))
                 spans.append(m.span())
     for m in _AGE_MONTHS.finditer(text):
-        if 0 < _number(m[1]) < 36:
+        if 0 < _number(m[1]) < 36 and not _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
             found.append((m.start(1), f"{_number(m[1])}个月"))
             spans.append(m.span())
     for m in _AGE_GRADE.finditer(text):
+        if _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
+            continue
         found.append((m.start(1), _grade_text(m[1])))
         spans.append(m.span())
     ages = list(dict.fromkeys(text for _, text in sorted(found)))
