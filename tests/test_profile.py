@@ -228,6 +228,8 @@ def test_0009_adds_who_set_what_and_the_region_question_and_goes_down_again(db_s
     ("8个月", "一天喝多少奶", "婴儿"),
     ("8岁", "孩子发烧怎么办", ""),  # not an age-dependent question
     ("8岁", "3岁的孩子一天吃几顿", ""),  # the question says the age
+    ("", "孙女上三年级，一天喝多少奶", "8岁 上学"),  # the person's child's age, said in the question
+    ("1岁", "孙子10岁了，一天吃几顿", "10岁 上学"),
     ("5岁、10岁", "孩子一天吃几顿", ""),  # two stages: no guess
     ("", "孩子一天吃几顿", ""),
 ])

@@ -284,8 +284,17 @@ _STAGE_SAID = re.compile(r"岁|月龄|个月|年级|幼儿园|小学|初中|高�
 
 def age_hint(ages: tuple[tuple[int, int], ...], question: str) -> str:
     """Words added to the search query (a soft boost for the articles of the child's age, 「8岁 上学」) when the
-    question depends on age and does not say it; "" when the children's ages fall in different stages."""
-    if not ages or not _AGE_DEPENDENT.search(question) or _STAGE_SAID.search(question):
+    question depends on age: the age the question states about the person's child (「孙女上三年级，一天喝多少奶」),
+    else the profile's; none when the question says the age its own way (「3岁的孩子…」) or the children's ages
+    fall in different stages."""
+    if not _AGE_DEPENDENT.search(question):
+        return ""
+    stated, _ = _ages(question)
+    if stated:
+        ages = age_ranges("、".join(stated))
+    elif _STAGE_SAID.search(question):
+        return ""
+    if not ages:
         return ""
     stages = {_stage(low) for low, _ in ages}
     if len(stages) != 1:
