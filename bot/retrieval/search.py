@@ -236,8 +236,9 @@ class KnowledgeIndex:
                 scores[pos] += REGION_BONUS / (rrf + 1)
             if policy_first and self.chunks[pos]["kind"] == "policy":
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
-            if home is not None and self.chunks[pos]["kind"] == "policy" and self.chunks[pos]["doc_id"] in self._aliases:
-                own = self.chunks[pos]["doc_id"] == home.doc_id
+            chunk = self.chunks[pos]
+            if home is not None and chunk["kind"] == "policy" and chunk["doc_id"] in self._aliases:
+                own = chunk["doc_id"] == home.doc_id
                 bonus = HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL
                 scores[pos] += (bonus if own else -AWAY_PENALTY) / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
