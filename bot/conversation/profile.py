@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.conversation.contact import _ensure_contact
+from bot.conversation.contact import ensure_contact
 from bot.prompts import prompt_yaml
 from bot.retrieval.places import Places, places_named
 from bot.storage.db import session_scope
@@ -334,7 +334,7 @@ def remember(settings: Settings, user_id: int, said: Said) -> Remembered:
     if not said.anything:
         with session_scope(settings) as session:
             return Remembered(profile_of(session, user_id))
-    _ensure_contact(settings, user_id)
+    ensure_contact(settings, user_id)
     changed: list[str] = []
     kept: list[str] = []
     with session_scope(settings) as session:
@@ -371,7 +371,7 @@ def mark_counsellor_fields(contact: Contact, names: list[str]) -> None:
 
 def claim_region_question(settings: Settings, user_id: int) -> bool:
     """True exactly once per person with no region: the answer then ends with 「您是哪个县市的？」."""
-    _ensure_contact(settings, user_id)
+    ensure_contact(settings, user_id)
     with session_scope(settings) as session:
         return session.execute(update(Contact).where(Contact.user_id == user_id, Contact.region_asked_at.is_(None),
                                                      Contact.region == "")
