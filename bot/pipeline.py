@@ -508,9 +508,9 @@ class Conversation:
         # The children's ages (profile) steer age-dependent questions to the articles for that age.
         hint = age_hint(profile.ages, query) if profile is not None else ""
         hits = self.index.search(f"{query} {hint}" if hint else query, k=self.settings.search_k, mode=mode, home=home)
+        hits = one_place(hits, self.places, home, named)
         # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
         focus = text[:limit] if query != text[:limit] else None
-        hits = one_place(hits, self.places, home, named)
         composed = self.extractive.compose(query, hits, named, focus)
         if composed.grounded and use_llm and self.llm is not None:
             composed = self.llm.compose(query, hits, fallback=composed)

@@ -82,7 +82,8 @@ def test_the_persons_own_place_is_read(text: str, region: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["曲江的hpv疫苗要不要钱", "景德镇的学校一学期查几次视力", "我在启东打工", "孩子在县里读书",
-                                  "去市妇幼保健院要挂什么号", "每个县都有儿童主任吗", "启东"])
+                                  "去市妇幼保健院要挂什么号", "每个县都有儿童主任吗", "启东", "偏远山区这边的孩子上学远",
+                                  "大城市的孩子近视多吗", "自然保护区能带孩子去玩吗"])
 def test_a_place_in_a_question_is_not_where_the_person_lives(text: str) -> None:
     assert said(text).region is None
 
@@ -125,6 +126,12 @@ def test_a_message_that_only_introduces_the_person(text: str, only: bool) -> Non
 ])
 def test_county_and_city_names_are_found_without_a_document(text: str, names: list[str]) -> None:
     assert places_named(text) == names
+
+
+def test_a_question_names_only_counties_the_dictionary_knows() -> None:
+    assert PLACES.other_place_in("偏远山区的学校有营养餐吗") is None
+    assert PLACES.other_place_in("宁乡市的学校有营养餐吗") is None  # not in the dictionary: only a statement sets it
+    assert said("我们住在宁乡市").region == "宁乡市"
 
 
 def test_places_map_to_their_documents() -> None:

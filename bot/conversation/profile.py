@@ -215,16 +215,17 @@ def _relationship(text: str) -> tuple[str | None, list[tuple[int, int]], str | N
     return None, [], None
 
 
-def _mentions(text: str, places: Places) -> list[tuple[int, int, str]]:
-    """Places named in the text: (start, end, name as it is stored), known document places first."""
-    found: list[tuple[int, int, str]] = []
+def _mentions(text: str, places: Places) -> list[tuple[int, int, str, bool]]:
+    """Places named in the text: (start, end, name as it is stored, whether it is a known name: a document's
+    place or a county jieba's dictionary knows)."""
+    found: list[tuple[int, int, str, bool]] = []
     for m in re.finditer(rf"(?:{places.alias_pattern})(?:市|县|区)?", text):
-        found.append((m.start(), m.end(), m[0]))
-    taken = [(s, e) for s, e, _ in found]
+        found.append((m.start(), m.end(), m[0], True))
+    known = set(places_named(text, known_only=True))
     for name in places_named(text):
         for m in re.finditer(re.escape(name), text):
-            if not any(s < m.end() and m.start() < e for s, e in taken):
-                found.append((m.start(), m.end(), name))
+            if not any(s < m.end() and m.start() < e for s, e, _, _ in found):
+                found.append((m.start(), m.end(), name, name in known))
     return sorted(found)
 
 
@@ -232,7 +233,7 @@ def _region(text: str, places: Places, awaiting: bool) -> tuple[str | None, list
     """(the person's own place, its spans, whether they moved there)."""
     first_person = bool(_FIRST_PERSON.search(text))
     mentions = _mentions(text, places)
-    for start, end, name in mentions:
+    for start, end, name, known in mentions:
         before, after = text[max(0, start - 12):start], text[end:]
         before = _PROVINCE_END.sub("", before)  # 「我们是湖南安化县的」
         if _WORKS_AFTER.match(after):
@@ -243,12 +244,12 @@ def _region(text: str, places: Places, awaiting: bool) -> tuple[str | None, list
         if moved:
             return name, [(start - (len(before) - moved.start()), span[1])], True
         mine = _MINE_BEFORE.search(before) or _HERE_IS_BEFORE.search(before)
-        if mine or here or (first_person and _IS_BEFORE.search(before)):
+        if mine or (here and known) or (first_person and _IS_BEFORE.search(before)):
             reach = mine.start() if mine else len(before)
             return name, [(start - (len(before) - reach), span[1])], False
     compact = re.sub(r"[\s，,。.！!~～]", "", text)
     if awaiting and len(mentions) == 1 and len(compact) <= 12 and not _QUESTION.search(text):
-        start, end, name = mentions[0]
+        start, end, name, _ = mentions[0]
         return name, [(start, end)], False  # the answer to 「您是哪个县市的？」
     return None, [], False
 
@@ -265,7 +266,7 @@ def read_profile(text: str, places: Places, awaiting_region: bool = False) -> Sa
     region, region_spans, moved = _region(plain, places, awaiting_region)
     said_anything = bool(relationship or ages or region)
     rest = plain
-    named = [(start, end) for start, end, _ in _mentions(plain, places)] if region else []
+    named = [(start, end) for start, end, _, _ in _mentions(plain, places)] if region else []
     for start, end in sorted([*spans, *age_spans, *region_spans, *named], reverse=True):
         rest = rest[:start] + " " * (end - start) + rest[end:]
     rest = _FILLER.sub("", rest)

@@ -16,7 +16,7 @@ from knowledge.loader import load_policy_meta
 
 # The suffix of a county / city / district name (「安化县」「长沙市」「开福区」), not when it starts another word
 # (市场, 县里, 市民 …).
-_SUFFIX_RE = re.compile(r"(?:自治县|自治旗|县|市|区|旗)(?![场民长委里面内外属级区城])")
+_SUFFIX_RE = re.compile(r"(?:自治县|县|市|区)(?![场民长委里面内外属级区城])")
 MAX_STEM = 4
 # Characters of a name we do not know that make it no name (「每个县」「我们区」), and suffixed words that are
 # not places.
@@ -24,7 +24,8 @@ _NOT_IN_NAME = set("我你他她们这那哪本全每各个两几些里的是在
 _NOT_PLACES = {
     "市区", "城区", "郊区", "山区", "社区", "小区", "地区", "景区", "校区", "片区", "辖区", "学区", "园区", "牧区",
     "灾区", "老区", "街区", "矿区", "城市", "都市", "开发区", "新区", "超市", "菜市", "夜市", "集市", "早市", "股市",
-    "门市", "黑市",
+    "门市", "黑市", "大城市", "小城市", "大都市", "自治区", "保护区", "风景区", "示范区", "试验区", "服务区", "工业区",
+    "商业区", "生活区", "居住区", "功能区", "行政区", "高新区", "贫困县", "农业县",
 }
 
 
@@ -42,9 +43,10 @@ def _gazetteer() -> frozenset[str]:
     return frozenset(names)
 
 
-def places_named(text: str) -> list[str]:
+def places_named(text: str, known_only: bool = False) -> list[str]:
     """Every county or city name in `text` (「安化县」): the longest name before a suffix that the dictionary
-    knows, else a two-character stem (most county names), or one character before 县 (沛县)."""
+    knows, else (unless `known_only`) a two-character stem (most county names), or one character before 县
+    (沛县)."""
     found: list[str] = []
     last_end = 0
     for match in _SUFFIX_RE.finditer(text):
@@ -54,7 +56,7 @@ def places_named(text: str) -> list[str]:
         stems = [text[i:match.start()] for i in range(start, match.start())]  # longest first
         known = [stem for stem in stems if stem + match[0] in _gazetteer()]
         unknown = [s for s in stems if len(s) == 2 or (len(s) == 1 and match[0] == "县")]
-        stem = known[0] if known else next((s for s in unknown if not set(s) & _NOT_IN_NAME), "")
+        stem = known[0] if known else "" if known_only else next((s for s in unknown if not set(s) & _NOT_IN_NAME), "")
         if stem and stem + match[0] not in _NOT_PLACES:
             found.append(stem + match[0])
         last_end = match.end()
@@ -104,7 +106,7 @@ class Places:
         """A county or city `text` names that no document of ours covers (「安化县的营养餐…」), or None."""
         if self.named(text):
             return None
-        named = places_named(text)
+        named = places_named(text, known_only=True)
         return named[0] if named else None
 
     def home(self, region: str) -> Home | None:
