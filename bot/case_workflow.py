@@ -19,6 +19,7 @@ from bot.console.accounts import at_least
 from bot.console.audit import audit
 from bot.conversation.contact import PHONE_RE, contact_of, masked
 from bot.conversation.modes import leave_human
+from bot.conversation.profile import mark_counsellor_fields
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
 from bot.storage.models import (Account, Case, CaseEvent, ConversationMode, FollowUp, MandatoryReport, Referral, Team,
@@ -301,6 +302,7 @@ def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str,
             changed[name] = masked(value) if name == "phone" else value
     if changed:
         contact.updated_at = utcnow()
+        mark_counsellor_fields(contact, list(changed))  # the bot keeps these unless the person corrects them
         _record(session, case, actor, "contact", changed)
     if "region" in changed:
         apply_region(session, case.user_id, contact.region, teams_file)

@@ -206,10 +206,11 @@ def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
         return None
 
 
-def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
+def _concerned(case: Case, teams_file: Path | None, region: str | None = None) -> tuple[str, ...]:
     if not teams_file:
         return (case.team,) if case.team else ()
-    others = [team for team in teams_for(case.categories or [], teams_file, case.region) if team != case.team]
+    others = [team for team in teams_for(case.categories or [], teams_file, case.region or region)
+              if team != case.team]
     return tuple([case.team, *others] if case.team else others)
 
 
@@ -221,16 +222,17 @@ def open_case_for(session: Session, user_id: int) -> Case | None:
 
 def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage,
                 teams_file: Path | None = None, origin: str | None = None,
-                flood_limit: FloodLimit | None = None) -> CaseChange:
+                flood_limit: FloodLimit | None = None, region: str | None = None) -> CaseChange:
     """Creates or updates the user's open case for a red or yellow message (caller commits).
-    A new case goes to the queue of the team its categories route to (`teams_file`). Past `flood_limit` for
-    the channel or the client `origin` (bot.case_flood), the message joins that source's flood case instead."""
+    A new case goes to the queue of the team its categories (and the person's `region`) route to (`teams_file`).
+    Past `flood_limit` for the channel or the client `origin` (bot.case_flood), the message joins that source's
+    flood case instead."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)
     if case is None and flood_limit is not None and flooded(session, user.channel, origin, flood_limit):
         return _join_flood(session, user, message, triage, teams_file, origin)
     if case is None:
-        region = contact_region(session, user.id)
+        region = contact_region(session, user.id) or region or ""
         case = Case(
             public_ref=unused_public_ref(session),
             region=region,
@@ -255,7 +257,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         }))
         message.case_id = case.id
         return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
-                          teams=_concerned(case, teams_file))
+                          teams=_concerned(case, teams_file, region))
     escalated = triage.level == "red" and case.severity != "red"
     new_categories = tuple(c for c in triage.categories if c not in (case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
@@ -267,7 +269,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
     if case.team is None and teams_file:
-        case.team = route(session, case.categories, teams_file, case.region)
+        case.team = route(session, case.categories, teams_file, case.region or region)
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
@@ -276,8 +278,9 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or bool(new_categories) or new_situation, teams=_concerned(case, teams_file),
-                      new_categories=new_categories, new_situation=new_situation)
+                      raised=escalated or bool(new_categories) or new_situation,
+                      teams=_concerned(case, teams_file, region), new_categories=new_categories,
+                      new_situation=new_situation)
 
 
 def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.errors import TongbanError
 from bot.storage.db import session_scope
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, WechatFollower, WechatOutbox, utcnow
+from bot.storage.models import Case, CaseEvent, ChannelUser, Contact, Message, WechatFollower, WechatOutbox, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,14 @@ def export_user(settings: Settings, channel: str, external_id: str) -> dict[str,
         cases = session.scalars(select(Case).where(Case.user_id == user.id).order_by(Case.id)).all()
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_([c.id for c in cases]))
                                  .order_by(CaseEvent.id)).all()
+        contact = session.get(Contact, user.id)
         return {
             "user": {"channel": user.channel, "id": user.external_id, "active": user.active,
                      "created_at": _iso(user.created_at), "last_seen_at": _iso(user.last_seen_at)},
+            # who they are (learned from what they said, or set by a counsellor) and the call-back number
+            "profile": {"relationship": contact.relationship, "child_age": contact.child_age,
+                        "region": contact.region, "phone": contact.phone, "set_by": contact.set_by or {}}
+            if contact else {},
             "messages": [{"direction": m.direction, "text": m.text, "level": m.level, "case_id": m.case_id,
                           "at": _iso(m.created_at)} for m in messages],
             "cases": [{"id": c.id, "severity": c.severity, "categories": c.categories, "status": c.status,

@@ -169,3 +169,12 @@ def test_record_case_puts_a_new_case_in_its_teams_queue(db: Settings) -> None:
         change = record_case(session, user, message, result, db.teams_file)
         assert change.team == team_for(result.categories, db.teams_file)
         assert session.get(Case, change.case_id).team == change.team
+
+
+def test_routing_by_region_matches_the_name_inside_what_the_person_said(tmp_path) -> None:
+    regional = tmp_path / "teams.yaml"
+    regional.write_text("default_team: local\ncategories: {suicide: '12356'}\nregions: {启东: {suicide: local}}\n",
+                        "utf-8")
+    assert team_for(("suicide",), regional, region="启东市") == "local"
+    assert team_for(("suicide",), regional, region="江苏启东") == "local"
+    assert team_for(("suicide",), regional, region="安化县") == "12356"

@@ -248,7 +248,7 @@ def test_support_replies_look_for_the_answer_whatever_the_question_words(
     convo: Conversation, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(convo, "_answer_in_time", lambda t, history: asked.append(t))
+    monkeypatch.setattr(convo, "_answer_in_time", lambda t, history, profile=None: asked.append(t))
     outcome = ask(convo, text, user="sq1")
     assert outcome.level in ("red", "yellow") and asked == [text]
 
@@ -278,7 +278,8 @@ def test_a_described_event_still_gets_the_support_script(convo: Conversation) ->
 
 def test_a_self_introduction_is_greeted(convo: Conversation) -> None:
     outcome = ask(convo, "我是小军的奶奶", user="intro1")
-    assert outcome.intent == "introduction" and outcome.reply_text == prompt_text("replies/introduction.txt")
+    assert outcome.intent == "introduction" and outcome.reply_text.startswith(prompt_text("replies/introduction.txt"))
+    assert "记下了：您是孩子的奶奶" in outcome.reply_text  # and remembered (tests/test_profile_pipeline.py)
 
 
 @pytest.mark.parametrize("text", ["作业多得要死 烦死了", "孙子说作业多得要死 烦死了 咋办", "孙子天天玩手机 气死我了 咋办"])

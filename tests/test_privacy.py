@@ -14,7 +14,7 @@ from bot.config import Settings, get_settings
 from bot.privacy import UserNotFound, delete_user, export_user, purge
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, WechatFollower, WechatOutbox, utcnow
+from bot.storage.models import Case, CaseEvent, ChannelUser, Contact, Message, WechatFollower, WechatOutbox, utcnow
 
 NOW = utcnow()
 
@@ -99,8 +99,15 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
         session.add(WechatOutbox(openid="o-family-1", msg_key="wx:9", text="答复", status="queued"))
         session.add(WechatFollower(openid="o-family-1"))
 
+    from bot.conversation.profile import read_profile, remember
+    from bot.retrieval.places import places_in
+
+    with session_scope(db_settings) as session:
+        user_id = session.scalar(select(ChannelUser.id).where(ChannelUser.external_id == "o-family-1"))
+    remember(db_settings, user_id, read_profile("我是奶奶，我们启东这边", places_in(db_settings.knowledge_dir / "policy")))
     exported = export_user(db_settings, "wechat", "o-family-1")
     assert [m["text"] for m in exported["messages"]] == ["孩子最近不说话"]
+    assert exported["profile"]["relationship"] == "奶奶" and exported["profile"]["region"] == "启东"
     assert exported["cases"][0]["events"][0]["kind"] == "created"
     assert exported["cases"][0]["region"] == "江苏省启东市汇龙镇"  # where the family is: theirs to see
     json.dumps(exported, ensure_ascii=False)  # JSON-ready
@@ -110,6 +117,7 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
     with session_scope(db_settings) as session:
         assert set(session.scalars(select(Message.text))) == {"别人的消息"}
         assert _count(session, CaseEvent) == 0
+        assert session.get(Contact, user_id) is None  # the profile goes with the person
     with pytest.raises(UserNotFound):
         export_user(db_settings, "wechat", "o-family-1")
 

@@ -16,6 +16,7 @@ from bot.retrieval.embedders import Embedder, get_embedder
 from bot.retrieval.expand import expand_query
 from bot.retrieval.ingest import read_manifest
 from bot.retrieval.keyword import KeywordIndex
+from bot.retrieval.places import Home
 from bot.retrieval.routing import prefers_policy
 from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
@@ -35,6 +36,13 @@ REGION_BONUS = 2.0
 # Added to policy chunks and place articles when the question asks about services or rules
 # (bot/retrieval/routing.py).
 POLICY_ROUTE_BONUS = 1.0
+# Where the asker lives (their profile, bot.conversation.profile) when the question names no place: that place's
+# document is preferred and other places' local rules are demoted; a boost, not a filter, so a rule from
+# elsewhere can still answer (framed as such by bot.answer.local). Articles (for every place) are unaffected.
+# A practical question (「孩子近视了怎么办」) gets the smaller bonus: the article answers it, the home rule may follow.
+HOME_BONUS = 1.0
+HOME_BONUS_PRACTICAL = 0.5
+AWAY_PENALTY = 0.5
 
 
 @dataclass(frozen=True)
@@ -181,9 +189,11 @@ class KnowledgeIndex:
         k: int = 5,
         filters: dict[str, str] | None = None,
         mode: str = "hybrid",
+        home: Home | None = None,
     ) -> list[Hit]:
         """Ranked chunks for `query`. `mode` is hybrid, dense, keyword, or local (hybrid from the in-process
-        vector copy: no Chroma call, for replies that must not wait on it). Bad queries give []."""
+        vector copy: no Chroma call, for replies that must not wait on it). `home`: where the asker lives, used
+        when the query names no place. Bad queries give []."""
         filters = {key: str(v) for key, v in (filters or {}).items() if key in FILTER_KEYS and v}
         text = clean_for_search(query or "", self.settings.max_input_chars)
         if not _WORD_RE.search(text) or k <= 0:
@@ -198,7 +208,7 @@ class KnowledgeIndex:
         named = self.named_documents(text)
         if named:
             dense, keyword = self._within(dense, named), self._within(keyword, named)
-        return self._fuse(dense, keyword, k, named, prefers_policy(text))
+        return self._fuse(dense, keyword, k, named, prefers_policy(text), None if named else home)
 
     def named_documents(self, text: str) -> set[str]:
         """Policy documents whose place the question names (「我们景德镇这边」)."""
@@ -219,7 +229,7 @@ class KnowledgeIndex:
 
     def _fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str],
-        policy_first: bool = False,
+        policy_first: bool = False, home: Home | None = None,
     ) -> list[Hit]:
         rrf = self.settings.rrf_k
         scores: dict[int, float] = {}
@@ -237,6 +247,11 @@ class KnowledgeIndex:
             local = self.chunks[pos]["kind"] == "policy" or self._place(pos) in named
             if policy_first and local:
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
+            chunk = self.chunks[pos]
+            if home is not None and chunk["kind"] == "policy" and chunk["doc_id"] in self._aliases:
+                own = chunk["doc_id"] == home.doc_id
+                bonus = HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL
+                scores[pos] += (bonus if own else -AWAY_PENALTY) / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
         hits = []
         for pos in ordered:

@@ -119,7 +119,8 @@ class ConversationMode(Base):
 
 class Contact(Base):
     """Who the person is and how to call them back: filled by the counsellor on the case page, the phone also
-    when the person answers the bot's one call-back question. Shown whole only on the (audited) case page."""
+    when the person answers the bot's one call-back question; relationship, the children's ages and region also
+    learned from what the person says (bot.conversation.profile). Shown whole only on the (audited) case page."""
 
     __tablename__ = "contacts"
 
@@ -130,6 +131,9 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     phone_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who set relationship / child_age / region: {"region": "family" | "counsellor", ...} (bot.conversation.profile)
+    set_by: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    region_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CaseEvent(Base):
