@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.feedback.words import Vote, mask_numbers, question_key
+from bot.feedback.words import Vote, mask_numbers, question_key, vote_in_text
 from bot.storage.db import session_scope
 from bot.storage.models import AnswerRecord, ChannelUser, CuratedAnswer, Message, utcnow
 
@@ -56,7 +56,7 @@ def _record(session: Session, reply: Message, question_id: int, channel: str, ki
         session.execute(update(CuratedAnswer).where(CuratedAnswer.id == curated_id)
                         .values(hits=CuratedAnswer.hits + 1, last_hit_at=utcnow()))
     question = session.get(Message, question_id) if question_id else None
-    if kind is None or question is None:
+    if kind is None or question is None or vote_in_text(question.text):  # a stray 「有用」 is no question
         return
     text = question.text[:max_chars]
     session.add(AnswerRecord(message_id=reply.id, user_id=reply.user_id, channel=channel, question=mask_numbers(text),
@@ -66,17 +66,19 @@ def _record(session: Session, reply: Message, question_id: int, channel: str, ki
 
 
 def take_text_vote(settings: Settings, user_id: int, message_id: int, vote: Vote) -> bool:
-    """A 「有用」/「没用」 message (`message_id`, already stored) rates the bot's knowledge answer if that answer
-    is the message right before it; returns whether it did."""
+    """A 「有用」/「没用」 message (`message_id`, already stored) that comes right after a rateable reply: rates
+    it if it is a knowledge answer (a not-covered reply is on 「待补充的问题」 already); returns whether the
+    message was taken as feedback."""
     with session_scope(settings) as session:
         before = session.scalar(select(Message).where(Message.user_id == user_id, Message.id < message_id)
                                 .order_by(Message.id.desc()).limit(1))
         if before is None or before.direction != "out":
             return False
         record = session.scalar(select(AnswerRecord).where(AnswerRecord.message_id == before.id))
-        if record is None or record.outcome == "not_covered":
+        if record is None:
             return False
-        record.vote, record.voted_at = vote, utcnow()
+        if record.outcome != "not_covered":
+            record.vote, record.voted_at = vote, utcnow()
         return True
 
 
