@@ -135,7 +135,7 @@ def _load(session: Session, record_ids: Sequence[int] | None = None) -> dict[str
 
 
 def _phrasing(key: _Key) -> Phrasing:
-    texts = Counter(record.question for record, _ in key.records)
+    texts = Counter(record.question for record, _ in reversed(key.records))  # a tie goes to the first asked
     return Phrasing(texts.most_common(1)[0][0], len(key.records), [record.id for record, _ in key.records])
 
 
