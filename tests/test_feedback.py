@@ -339,3 +339,30 @@ def test_settings_default_threshold_is_documented() -> None:
 def test_source_words_file_travels_with_the_package() -> None:
     pyproject = (PROJECT_ROOT / "pyproject.toml").read_text("utf-8")
     assert '"feedback/*.yaml"' in pyproject and (Path(PROJECT_ROOT) / "bot" / "feedback" / "source_words.yaml").exists()
+
+
+def test_tongban_ingest_indexes_the_curated_answers_again(tmp_path: Path, small_knowledge: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.config import get_settings
+
+    settings = Settings(data_dir=tmp_path / "var", knowledge_dir=small_knowledge)
+    monkeypatch.setenv("TONGBAN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TONGBAN_KNOWLEDGE_DIR", str(small_knowledge))
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(main, ["ingest"])  # no database yet: none is created
+        assert first.exit_code == 0 and "curated" not in first.output, first.output
+        assert not (settings.resolved_data_dir / "tongban.db").exists()
+        upgrade(settings)
+        with session_scope(settings) as session:
+            account = create_account(session, "sup", "correct horse battery", "supervisor", ())
+            create_curated(session, account, LEFT_HANDED, [], settings.reply_max_chars)
+        again = CliRunner().invoke(main, ["ingest", "--rebuild"])
+        assert again.exit_code == 0 and "1 curated answer(s) indexed" in again.output, again.output
+    finally:
+        get_settings.cache_clear()
+    index = CuratedIndex(settings)
+    assert index.refresh() == 1 and index.chroma_ok and index.best(UNKNOWN_AGAIN) is not None

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pathlib import Path
+
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, make_url, select
 
 from bot.answer.model import Composed, Source
 from bot.config import Settings
@@ -27,7 +29,7 @@ from bot.retrieval.expand import expand_query
 from bot.retrieval.keyword import KeywordIndex
 from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
-from bot.storage.db import session_scope
+from bot.storage.db import get_engine, session_scope
 from bot.storage.models import CuratedAnswer
 from bot.text import clean_for_search
 
@@ -216,7 +218,16 @@ class CuratedIndex:
         return len(self._snapshot.entries)
 
 
-def sync_curated(settings: Settings) -> int:
+def sync_curated(settings: Settings) -> int | None:
     """Re-indexes the curated answers from the database into Chroma (`tongban ingest` runs it); returns how many
-    are active (0 as well when the database is unreachable: logged)."""
+    are active, or None when there is no database with curated answers yet (nothing is created)."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return None
+    try:
+        if not inspect(get_engine(settings)).has_table(CuratedAnswer.__tablename__):
+            return None
+    except Exception as exc:  # unreachable: the service re-indexes them at start-up
+        log.warning("curated answers not re-indexed: database unavailable (%s)", type(exc).__name__)
+        return None
     return CuratedIndex(settings).refresh(force=True)
