@@ -141,6 +141,7 @@
     var note = el("span", "feedback-note");
     note.setAttribute("role", "status");
     var buttons = {};
+    var sent = Promise.resolve();  // votes on one reply go out in order, so the last tap is the one kept
     function show(vote) {
       ["up", "down"].forEach(function (v) {
         buttons[v].setAttribute("aria-pressed", vote === v ? "true" : "false");
@@ -157,17 +158,18 @@
         var next = before === vote ? null : vote;
         show(next);
         note.textContent = "";
-        fetch("/api/chat/feedback", {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ message_id: m.id, vote: next })
+        sent = sent.then(function () {
+          return fetch("/api/chat/feedback", {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ message_id: m.id, vote: next })
+          });
         }).then(function (response) {
           if (!response.ok) { throw new Error("HTTP " + response.status); }
-          note.textContent = next ? FEEDBACK["thanks_" + next] : "";
+          if (bar.dataset.vote === (next || "")) { note.textContent = next ? FEEDBACK["thanks_" + next] : ""; }
         }).catch(function () {
-          show(before);
-          note.textContent = FEEDBACK.failed;
+          if (bar.dataset.vote === (next || "")) { show(before); note.textContent = FEEDBACK.failed; }
         });
       });
     });
