@@ -121,12 +121,13 @@ async def chat_history(request: Request,
 
 
 class FeedbackIn(BaseModel):
-    message_id: int = Field(ge=1, le=2**62, description="The id of the bot's reply, from the history.")
+    message_id: int = Field(ge=1, le=2**31 - 1, description="The id of the bot's reply, from the history.")
     vote: Literal["up", "down"] | None = Field(description="up = 👍, down = 👎, null takes the vote back.")
 
 
 @router.post("/api/chat/feedback", response_model=FeedbackIn,
-             responses={401: {"model": ErrorOut, "description": "No visitor cookie: open the chat page first."},
+             responses={400: {"model": ErrorOut, "description": "The body is not valid JSON."},
+                        401: {"model": ErrorOut, "description": "No visitor cookie: open the chat page first."},
                         404: {"model": ErrorOut, "description": "Not one of this visitor's rateable replies."}})
 async def chat_feedback(body: FeedbackIn, request: Request) -> FeedbackIn:
     """👍/👎 on one of the visitor's knowledge answers or not-covered replies: one vote per reply, changed by
