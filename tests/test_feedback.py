@@ -14,6 +14,7 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.console.accounts import create_account
 from bot.feedback.curated import CuratedError, CuratedForm, create_curated, set_status, update_curated
 from bot.feedback.curated_index import CuratedIndex, sync_curated
+from bot.feedback import gaps as gaps_module
 from bot.feedback.gaps import open_gaps, serving_embedder
 from bot.feedback.records import cast_vote
 from bot.feedback.words import mask_numbers, question_key, vote_in_text
@@ -166,8 +167,8 @@ def test_web_votes_are_one_per_reply_changeable_and_only_the_visitors_own(convo:
 
 # --- 待补充的问题 ----------------------------------------------------------------------------------------------------
 
-def test_not_covered_and_voted_down_questions_are_grouped_with_counts(convo: Conversation,
-                                                                      settings: Settings) -> None:
+def test_not_covered_and_voted_down_questions_are_grouped_with_counts(convo: Conversation, settings: Settings,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     ask(convo, UNKNOWN, user="w1")
     ask(convo, UNKNOWN + "？", user="w2")
     ask(convo, UNKNOWN_AGAIN, user="v1", channel="web")
@@ -185,6 +186,8 @@ def test_not_covered_and_voted_down_questions_are_grouped_with_counts(convo: Con
     assert picky.record_ids == [records(settings)[-1].id]
     by_words = open_gaps(settings, None)  # without an embedder: the same words only
     assert sorted(g.count for g in by_words) == [1, 1, 2]
+    monkeypatch.setattr(gaps_module, "MAX_BY_MEANING", 1)  # only the most asked wording is compared by meaning
+    assert sorted(g.count for g in open_gaps(settings, serving_embedder(settings))) == [1, 1, 2]
 
 
 # --- curated answers --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 GAP_RECORDS = 1000  # the newest open questions the page reads
 MAX_PHRASINGS = 20  # per group on the page and in the curated-answer form
 MAX_ANSWERS = 3  # distinct replies shown per group
+MAX_BY_MEANING = 300  # wordings grouped by meaning (the most asked); the rest by their words only
 _CACHE_SIZE = 4096
 
 
@@ -65,7 +66,7 @@ class Gap:
         return [rid for phrasing in self.phrasings for rid in phrasing.record_ids]
 
 
-def _is_gap() -> object:
+def _is_gap() -> ColumnElement[bool]:
     return (AnswerRecord.gap_status == "open") & or_(AnswerRecord.outcome == "not_covered", AnswerRecord.vote == "down")
 
 
@@ -96,15 +97,18 @@ _CACHE = _VectorCache()
 
 
 def _clusters(texts: list[str], embedder: Embedder | None, threshold: float, max_chars: int) -> list[list[int]]:
-    """Greedy grouping of `texts` (most asked first): each joins the first group whose first text is at least
-    `threshold` similar, else starts one. Without an embedder every text is its own group."""
+    """Greedy grouping of `texts` (most asked first): each of the first MAX_BY_MEANING joins the first group
+    whose first text is at least `threshold` similar, else starts one (so the page never embeds more than that
+    many new questions). Without an embedder every text is its own group."""
     if embedder is None or len(texts) < 2:
         return [[i] for i in range(len(texts))]
+    rest = [[i] for i in range(MAX_BY_MEANING, len(texts))]
+    texts = texts[:MAX_BY_MEANING]
     try:
         matrix = _CACHE.vectors(embedder, [clean_for_search(t, max_chars) or t for t in texts])
     except Exception:  # the page still lists the questions, grouped by their words only
         log.exception("question grouping by meaning failed")
-        return [[i] for i in range(len(texts))]
+        return [[i] for i in range(len(texts))] + rest
     groups: list[list[int]] = []
     for i in range(len(texts)):
         for group in groups:
@@ -113,7 +117,7 @@ def _clusters(texts: list[str], embedder: Embedder | None, threshold: float, max
                 break
         else:
             groups.append([i])
-    return groups
+    return groups + rest
 
 
 @dataclass
