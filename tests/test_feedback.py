@@ -151,6 +151,19 @@ def test_a_crisis_is_never_taken_as_a_vote(convo: Conversation, settings: Settin
     assert [r.vote for r in records(settings)] == [None]
 
 
+def test_a_vote_word_that_triage_does_not_find_green_is_answered_as_risk(
+        convo: Conversation, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """「没用」 where the conversation makes triage worry (here forced yellow) gets the support reply, no vote."""
+    import bot.pipeline
+    from bot.safety import Triage
+
+    ask(convo, KNOWN)
+    monkeypatch.setattr(bot.pipeline, "triage", lambda *_, **__: Triage("yellow", ("emotional",), (), ("test",)))
+    outcome = ask(convo, "没用")
+    assert outcome.level == "yellow" and outcome.intent == "support" and outcome.case_id
+    assert [r.vote for r in records(settings)] == [None]
+
+
 def test_web_votes_are_one_per_reply_changeable_and_only_the_visitors_own(convo: Conversation,
                                                                            settings: Settings) -> None:
     ask(convo, KNOWN, user="v1", channel="web")
