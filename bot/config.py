@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     answer_min_support: float = 0.25
     answer_min_support_keyword_only: float = 0.34
     rrf_k: int = 20
+    # The learning loop (bot/feedback/): a curated answer is preferred when the question's similarity to it
+    # reaches curated_min_similarity; 「待补充的问题」 groups questions at feedback_group_similarity.
+    curated_min_similarity: float = 0.965
+    feedback_group_similarity: float = 0.955
+    curated_refresh_seconds: float = 5.0
 
     llm_base_url: str = ""
     llm_api_key: str = ""

@@ -33,6 +33,9 @@ from bot.conversation.human import reply_in_human_mode
 from bot.conversation.modes import EXPIRED, HUMAN, current_mode
 from bot.conversation.profile import (Profile, Remembered, Said, age_hint, claim_region_question, profile_of,
                                       read_profile, remember)
+from bot.feedback.curated_index import CuratedIndex
+from bot.feedback.records import record_reply, take_text_vote
+from bot.feedback.words import feedback_hint, thanks_line, vote_in_text
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
 from bot import spool
@@ -155,6 +158,10 @@ class Conversation:
         return places_in(self.settings.knowledge_dir / "policy")
 
     @cached_property
+    def curated(self) -> CuratedIndex:
+        return CuratedIndex(self.settings)
+
+    @cached_property
     def llm(self) -> LLMComposer | None:
         return LLMComposer.from_settings(self.settings) if self.settings.llm_base_url else None
 
@@ -175,6 +182,7 @@ class Conversation:
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
         _ = self.extractive.articles
+        self.curated.refresh(force=True)
 
     # --- stages -------------------------------------------------------------------------------------------
 
@@ -316,7 +324,9 @@ class Conversation:
         phone = self._bookkeeping(capture_phone, stored.user.id, stored.case_id, text)
         if mode == HUMAN:
             return self._human_reply(stored, channel)
-        if phone and only_a_number(text):
+        if (thanks := self._feedback(text, stored)) is not None:
+            outcome = thanks
+        elif phone and only_a_number(text):
             outcome = Outcome(reply_text=prompt_text("replies/callback_saved.txt").format(phone=phone),
                               intent="callback", level=stored.triage.level, case_id=stored.case_id)
         else:
@@ -324,10 +334,20 @@ class Conversation:
         if outcome.intent in ("crisis", "support") and self._bookkeeping(ask_for_callback, stored.user.id):
             outcome = Outcome(**{**outcome.__dict__, "reply_text":
                                  f"{outcome.reply_text}\n{prompt_text('replies/ask_callback.txt')}"})
+        if channel == "wechat" and outcome.intent == "answer" and outcome.grounded:  # the web has 👍/👎 buttons
+            outcome = Outcome(**{**outcome.__dict__, "reply_text": f"{outcome.reply_text}\n{feedback_hint()}"})
         if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
             outcome = Outcome(**{**outcome.__dict__,
                                  "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
         return outcome
+
+    def _feedback(self, text: str, stored: _Stored) -> Outcome | None:
+        """「有用」/「没用」 right after a knowledge answer rates it (bot.feedback) and is thanked in one line.
+        Triage has already run: a message it did not find green is never taken as a vote."""
+        vote = vote_in_text(text) if stored.triage.level == "green" else None
+        if vote is None or not self._bookkeeping(take_text_vote, stored.user.id, stored.message_id, vote):
+            return None
+        return Outcome(reply_text=thanks_line(vote), intent="feedback", case_id=stored.case_id)
 
     def _bookkeeping(self, step: Any, *args: Any) -> Any:
         """Call-back number and profile bookkeeping: a database error there must never cost a person the reply."""
@@ -502,6 +522,9 @@ class Conversation:
         limit = self.settings.max_input_chars  # retrieval reads a bounded query (triage has read everything)
         # Hyperbole (「作业多得要死」) is searched as the question it is, not as talk of death.
         query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
+        # A supervisor's curated answer to a question like this one comes first (bot/feedback/).
+        if (curated := self.curated.best(query, refresh=mode != "local")) is not None:
+            return Answered(curated.entry.composed(), "curated")
         named = self.index.named_documents(query)
         home = self._home(query, named, profile)
         # The children's ages (profile) steer age-dependent questions to the articles for that age.
@@ -528,6 +551,16 @@ class Conversation:
 
     def _store_outbound(self, stored: _Stored, outcome: Outcome) -> None:
         with session_scope(self.settings) as session:
-            session.add(Message(user_id=stored.user.id, direction="out", author="bot", text=outcome.reply_text,
-                                level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
-                                sources=outcome.sources))
+            reply = Message(user_id=stored.user.id, direction="out", author="bot", text=outcome.reply_text,
+                            level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
+                            sources=outcome.sources)
+            session.add(reply)
+            session.flush()
+            # A knowledge answer or not-covered reply gets its record for votes and 「待补充的问题」.
+            record_reply(session, reply, stored.message_id, stored.user.channel, outcome.intent, outcome.grounded,
+                         outcome.composer, outcome.sources, self.settings.max_input_chars)
+
+    def preview(self, text: str) -> Outcome:
+        """The reply `text` would get as a person's first message, storing nothing (console 「命中测试」)."""
+        text, truncated = self.normalise(Inbound("preview", text))
+        return self._reply(text, _Stored(None, 0, [], triage(text), None, None), truncated)

@@ -1,5 +1,6 @@
 """Counsellor console under /console: the queue (refreshing itself), the case page, and the routers for
-sign-in (console_auth), case actions (console_actions) and supervisor pages (console_admin)."""
+sign-in (console_auth), case actions (console_actions), supervisor pages (console_admin) and the learning
+loop's pages (console_feedback)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from bot.errors import StorageError
 from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
-from handlers import console_actions, console_admin, console_auth
+from handlers import console_actions, console_admin, console_auth, console_feedback
 from handlers.console_auth import Ctx, current, current_polling, render
 from handlers.console_guard import CaseId, ConsoleRoute, parse_id
 
@@ -59,6 +60,7 @@ router = APIRouter(tags=["console"], lifespan=_lifespan, route_class=ConsoleRout
 router.include_router(console_auth.router)
 router.include_router(console_actions.router)
 router.include_router(console_admin.router)
+router.include_router(console_feedback.router)
 
 
 def _filters(request: Request) -> QueueFilters:

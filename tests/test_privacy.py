@@ -113,7 +113,7 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
     json.dumps(exported, ensure_ascii=False)  # JSON-ready
 
     counts = delete_user(db_settings, "wechat", "o-family-1")
-    assert counts == {"messages": 1, "cases": 1, "outbox": 1, "followers": 1}
+    assert counts == {"answer_records": 0, "messages": 1, "cases": 1, "outbox": 1, "followers": 1}
     with session_scope(db_settings) as session:
         assert set(session.scalars(select(Message.text))) == {"别人的消息"}
         assert _count(session, CaseEvent) == 0

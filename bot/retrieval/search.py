@@ -57,6 +57,7 @@ class Hit:
     keyword_rank: int | None = None
     similarity: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    keyword_score: float | None = None  # BM25
 
     @property
     def doc_id(self) -> str:
@@ -235,7 +236,7 @@ class KnowledgeIndex:
         scores: dict[int, float] = {}
         dense_rank = {pos: rank for rank, (pos, _) in enumerate(dense)}
         keyword_rank = {pos: rank for rank, (pos, _) in enumerate(keyword)}
-        similarity = dict(dense)
+        similarity, bm25 = dict(dense), dict(keyword)
         for weight, ranks in ((DENSE_WEIGHT, dense_rank), (KEYWORD_WEIGHT, keyword_rank)):
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
@@ -268,6 +269,7 @@ class KnowledgeIndex:
                     keyword_rank=keyword_rank.get(pos),
                     similarity=similarity.get(pos),
                     extra=chunk.get("extra") or {},
+                    keyword_score=bm25.get(pos),
                 )
             )
         return hits

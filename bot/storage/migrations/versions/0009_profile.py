@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_profile"
-down_revision = "0007_handoff_modes"
+down_revision = "0008_case_region"
 branch_labels = None
 depends_on = None
 
