@@ -330,3 +330,19 @@ def test_release_to_the_team_and_hand_to_a_named_colleague(db: Settings, convo: 
     with session_scope(db) as session:
         case = session.get(Case, case_id)
         assert (case.assigned_to, case.status) == (None, "open") and not in_human_mode(session, user_id)
+
+
+def test_the_issues_grandmother_hears_120_when_the_child_stops_answering_after_the_pesticide(
+        db: Settings, convo: Conversation, hook: WebhookReceiver) -> None:
+    """Issue 16's story: the grandson held a pesticide bottle; in human mode 「一直躺着，叫他也不理我」 may be a
+    poisoning, a new emergency: the family gets 120 at once and the counsellor is alerted."""
+    case_id = say(convo, "我孙子手里拿着农药瓶子，说不想活了").case_id
+    amy = add_account(db, "amy")
+    send_reply(db, case_id, actor(db, amy), "孩子现在在您身边吗？")
+    assert say(convo, SAFE_NOW).reply_text == ""
+    worse = say(convo, WORSE)
+    assert worse.level == "red" and worse.intent == "crisis" and worse.case_id == case_id
+    assert "120" in worse.reply_text.splitlines()[0]
+    assert any(p["situation"] == "poisoning" and p["crisis_reply"] for p in _raised(db, case_id))
+    _wait_for_alerts(hook, 2)
+    assert ("risk_raised", case_id) in [(alert["kind"], alert["case_id"]) for alert in hook.received]
