@@ -148,7 +148,7 @@ class ExtractiveComposer:
     def _article_source(self, article: Article, hit: Hit) -> Source:
         """A place article is cited by the document it explains (「出处：《启东市…方案》」)."""
         title = str(hit.metadata.get("short_title") or article.title) if article.place else article.title
-        return Source(article.id, title, hit.section, "outreach")
+        return Source(article.id, title, hit.section, "outreach", article.place)
 
     def _from_article(self, question: str, top: Hit, hits: list[Hit]) -> Composed:
         article = self.articles[top.doc_id]

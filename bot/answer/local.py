@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.answer.model import Composed
+from bot.answer.model import Composed, Source
 from bot.prompts import prompt_yaml
 from bot.retrieval.places import Home, Places
 from bot.retrieval.search import Hit
@@ -32,18 +32,33 @@ def one_place(hits: list[Hit], places: Places, home: Home | None, named: set[str
     """The hits an answer is composed from when the question names no place: local rules of one place only
     (the asker's own when one of its passages was found, else the best-ranked place's), so one answer never
     runs two places' rules together under one place's name. Articles are kept."""
-    local = [h for h in hits if h.metadata.get("kind") == "policy" and h.doc_id in places.aliases]
+    local = [h for h in hits if hit_place(h, places)]
     if named or not local:
         return hits
-    own = home.doc_id if home is not None and any(h.doc_id == home.doc_id for h in local) else local[0].doc_id
-    return [h for h in hits if h not in local or h.doc_id == own]
+    own = home.doc_id if home is not None and any(hit_place(h, places) == home.doc_id for h in local) \
+        else hit_place(local[0], places)
+    return [h for h in hits if h not in local or hit_place(h, places) == own]
+
+
+def hit_place(hit: Hit, places: Places) -> str:
+    """The policy document whose local rules a hit states: a policy chunk's own, a place article's `place`."""
+    if hit.metadata.get("kind") == "policy":
+        return hit.doc_id if hit.doc_id in places.aliases else ""
+    place = str((hit.extra or {}).get("place") or "")
+    return place if place in places.aliases else ""
+
+
+def source_place(source: Source, places: Places) -> str:
+    if source.kind == "policy":
+        return source.doc_id if source.doc_id in places.aliases else ""
+    return source.place if source.place in places.aliases else ""
 
 
 def foreign_rules(composed: Composed, places: Places, home: Home | None) -> list[str]:
     """The policy documents the answer quotes that are not the asker's own place's, in source order."""
     own = home.doc_id if home else None
-    docs = [s.doc_id for s in composed.sources if s.kind == "policy" and s.doc_id in places.aliases and s.doc_id != own]
-    return list(dict.fromkeys(docs))
+    docs = [source_place(s, places) for s in composed.sources]
+    return list(dict.fromkeys(d for d in docs if d and d != own))
 
 
 def frame_local(composed: Composed, places: Places, home: Home | None, named: set[str]) -> Framed:
@@ -60,14 +75,15 @@ def frame_local(composed: Composed, places: Places, home: Home | None, named: se
         place = places.name_of(doc_id)
         frame = (texts["local_unknown"].format(place=place) if home is None
                  else texts["local_elsewhere"].format(place=place, home=home.place))
-        marker = f"在{place}，"
-        at = next((i for i, line in enumerate(lines) if marker in line), None)
+        # 「在景德镇，…」 (a policy sentence) or 「景德镇的方案写着：…」 (a place article) gives way to the frame.
+        markers = (f"在{place}，", f"{place}的方案写着：", f"{place}的规划写着：")
+        at, marker = next(((i, m) for i, line in enumerate(lines) for m in markers if m in line), (None, ""))
         if at is not None:
             lines[at] = lines[at].replace(marker, frame, 1)
             continue
         # No 「在…，」 to replace (the sentence began with 在 or the place): the rule's line gets the frame. A
         # policy-led answer starts with it; an article-led one adds the rule on its last line.
-        at = 0 if composed.sources and composed.sources[0].doc_id == doc_id else len(lines) - 1
+        at = 0 if composed.sources and source_place(composed.sources[0], places) == doc_id else len(lines) - 1
         lines[at] = frame + lines[at]
     framed = replace(composed, body="\n".join(lines))
     if home is None:

@@ -11,6 +11,7 @@ class Source:
     title: str
     section: str
     kind: str
+    place: str = ""  # for a place article: the policy document whose local rules it explains
 
     def as_dict(self) -> dict[str, str]:
         return {"doc_id": self.doc_id, "title": self.title, "section": self.section}

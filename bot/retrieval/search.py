@@ -38,7 +38,8 @@ REGION_BONUS = 2.0
 POLICY_ROUTE_BONUS = 1.0
 # Where the asker lives (their profile, bot.conversation.profile) when the question names no place: that place's
 # document is preferred and other places' local rules are demoted; a boost, not a filter, so a rule from
-# elsewhere can still answer (framed as such by bot.answer.local). Articles (for every place) are unaffected.
+# elsewhere can still answer (framed as such by bot.answer.local). Place articles count as their document's rules;
+# national articles are unaffected.
 # A practical question (「孩子近视了怎么办」) gets the smaller bonus: the article answers it, the home rule may follow.
 HOME_BONUS = 1.0
 HOME_BONUS_PRACTICAL = 0.5
@@ -249,8 +250,9 @@ class KnowledgeIndex:
             if policy_first and local:
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
             chunk = self.chunks[pos]
-            if home is not None and chunk["kind"] == "policy" and chunk["doc_id"] in self._aliases:
-                own = chunk["doc_id"] == home.doc_id
+            place = self._place(pos)  # a policy chunk's document, or the one a place article explains
+            if home is not None and place in self._aliases:
+                own = place == home.doc_id
                 bonus = HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL
                 scores[pos] += (bonus if own else -AWAY_PENALTY) / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
