@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bot.answer.model import Composed, Source
-from bot.answer.plain import asks_who, plain_sentence, plain_table_row
+from bot.answer.asktype import WHO, asked_types, holds, is_cue
+from bot.answer.plain import (asks_who, clauses, is_framing, jargon_words, plain_clause, plain_table_row,
+                              responsible_for, well_formed)
+from bot.answer.plain import rules as plain_rules
 from bot.prompts import prompt_text
 from bot.retrieval.expand import expand_query
 from bot.retrieval.search import Hit, KnowledgeIndex
@@ -22,8 +25,6 @@ from bot.retrieval.tokenizer import tokenize, words
 from knowledge.outreach import Article
 from knowledge.policy_chunker import split_sentences
 
-_QUANTITY_RE = re.compile(r"几|多少|多久|多长|多大|多远|哪年|什么时候|啥时候|哪天|频次|次数")
-_NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?:次|天|周|个|名|小时|分钟|岁|月|年|项|场|元|所|人)")
 # Questions that ask for a sum of money or a clock time are answered only by material that states one;
 # otherwise the honest reply is "not covered" (the documents name an allowance but not its amount).
 _ASKS_MONEY_RE = re.compile(r"多少钱|几块钱|多少元|发多少|补多少|给多少|补贴多少|标准是多少|一个月多少")
@@ -45,18 +46,69 @@ TOP_FOR_ANSWER = 4
 FOCUS_MIN_SHARE = 0.5
 FOCUS_LINES = 2
 POLICY_HITS = 4
-BODY_BUDGET = 210
+# A policy answer: at most this many units (runs of up to UNIT_CLAUSES clauses) within POLICY_BUDGET characters;
+# a unit longer than UNIT_GOOD_CHARS scores lower, and a run of clauses never grows past UNIT_MAX_CHARS.
+POLICY_UNITS = 3
+POLICY_BUDGET = 150
+UNIT_CLAUSES = 3
+UNIT_GOOD_CHARS = 30
+UNIT_MAX_CHARS = 48
+# A unit's score grows by this share for each kind of answer asked for (a number, who, how often …) that it
+# holds, and shrinks to TYPE_MISSING when it holds none of them.
+TYPE_BONUS = 0.5
+TYPE_MISSING = 0.4
+SECOND_UNIT_SHARE = 0.5
+GENERAL_UNITS = 6
+GENERAL_BUDGET = 190
+# Chunks whose units are kept prepared (every policy chunk of the shipped knowledge fits, twice over).
+UNIT_CACHE_CHUNKS = 4000
+# A plan's target (「到2025年…达到90%」) is framed as a plan, not an entitlement.
+_TARGET_RE = re.compile(r"到20\d\d年|\d+(?:\.\d+)?\s*[%％]|率(?:达到|达|保持|稳定|不低于|提高)|力争")
+_TARGET_SECTIONS = ("主要目标", "工作目标", "总体目标", "发展目标", "目标任务")
+# Passages lower in the ranking give their clauses a little less weight (the clause that answers matters more).
+RANK_DISCOUNT = 0.15
 # How much of the question a policy line must match to be added under an article's answer.
 EXTRA_LINE_MIN_SCORE = 0.2
 
 
 @dataclass(frozen=True)
-class Candidate:
+class _Prepared:
+    """A unit of a chunk before it is scored against a question."""
+
     text: str
+    pieces: tuple[str, ...]
+    order: int
+    sentence: int
+    first: int
+    last: int
+    tokens: frozenset[str]
+    context: frozenset[str]
+    jargon: int
+    table: bool
+    target: bool
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Clauses of one sentence of a hit and their plain `text`: a contiguous run, or a topic clause
+    (「对“送教上门”的，」) with the clause that answers (「原则上每月上门不少于2次」)."""
+
+    text: str
+    pieces: tuple[str, ...]  # the clauses it was made from, each exactly as in the passage
     hit: Hit
     rank: int
     order: int
+    sentence: int
+    first: int
+    last: int
     score: float
+    overlap: float
+    target: bool = False
+
+    def overlaps(self, other: "Unit") -> bool:
+        return (self.hit.chunk_id == other.hit.chunk_id and self.sentence == other.sentence
+                and (self.first <= other.last and other.first <= self.last or bool(set(self.pieces) & set(other.pieces)))
+                ) or _alike(self.text, other.text)
 
 
 class ExtractiveComposer:
@@ -69,6 +121,7 @@ class ExtractiveComposer:
         self.settings = index.settings
         self.articles = articles
         self.place_names = place_names  # policy doc id -> short place name used in replies
+        self._unit_cache: dict[tuple[str, bool], tuple[_Prepared, ...]] = {}
 
     @cached_property
     def _document_frequency(self) -> tuple[Counter[str], int]:
@@ -178,71 +231,140 @@ class ExtractiveComposer:
     def _best_extra_line(self, question: str, other_hits: list[Hit]) -> tuple[str, Source] | None:
         if not other_hits:
             return None
-        candidates = self._candidates(question, other_hits)
-        if not candidates or candidates[0].score < EXTRA_LINE_MIN_SCORE:
+        units = self._units(question, other_hits)
+        if not units or units[0].overlap < EXTRA_LINE_MIN_SCORE:
             return None
-        best = candidates[0]
-        text = self._with_place(best.hit, best.text) if best.hit.metadata["kind"] == "policy" else best.text
-        return text, self._source(best.hit)
+        best = units[0]
+        text = plain_rules().target.format(text=best.text) if best.target else best.text
+        return self._with_place(best.hit, text), self._source(best.hit)
 
     def _from_policy(self, question: str, hits: list[Hit]) -> Composed:
-        """The best passage, plainly rewritten (weakest sentences dropped to fit), plus the best line of
-        the next passages when there is room: chunks are short, so the passage itself is the answer."""
-        candidates = self._candidates(question, hits)
-        if not candidates:
+        """The clauses that hold what was asked, stated plainly: a passage is never pasted whole. The best unit
+        leads; units of the next passages follow when they score nearly as well and there is room."""
+        units = self._units(question, hits)
+        if not units:
             return Composed(body="", grounded=False)
-        # Retrieval's first hit leads (it ranks passages better than word overlap does); its sentences
-        # are taken best first so a cut drops the weakest.
-        lead_rank = min(c.rank for c in candidates)
-        lead = [c for c in candidates if c.rank == lead_rank]
-        chosen: list[Candidate] = []
-        used = 0
-        for cand in lead:
-            if used + len(cand.text) <= BODY_BUDGET or not chosen:
-                chosen.append(cand)
-                used += len(cand.text)
-        floor = max(lead[0].score, candidates[0].score) * 0.6
-        for cand in candidates:
-            if cand.rank != lead_rank and cand.score >= floor and used + len(cand.text) <= BODY_BUDGET + 40:
-                chosen.append(cand)
-                used += len(cand.text)
+        # A question that asks for one thing (how often, who …) gets the unit that holds it and little more; a
+        # general one (「…有什么规定」) gets the units of the first passage that together say what it says
+        # (retrieval ranks passages better than word overlap ranks clauses).
+        general = not asked_types(question)
+        lead = units[0] if not general else min(units, key=lambda u: (u.rank, -u.score))
+        if general:
+            first = [u for u in units if u.hit.chunk_id == lead.hit.chunk_id]
+            pool = first + [u for u in units if u.hit.chunk_id != lead.hit.chunk_id]
+            most, budget, share = GENERAL_UNITS, GENERAL_BUDGET, 0.0
+        else:
+            pool = units
+            most, budget, share = POLICY_UNITS, POLICY_BUDGET, SECOND_UNIT_SHARE
+        lead = pool[0]
+        chosen = [lead]
+        used = len(lead.text)
+        for unit in pool[1:]:
+            if len(chosen) >= most or unit.score < lead.score * share:
                 break
-        chosen.sort(key=lambda c: (c.rank != lead_rank, c.rank, c.order))
-        body = self._with_place(chosen[0].hit, "".join(c.text for c in chosen))
-        sources = tuple(dict.fromkeys(self._source(c.hit) for c in chosen))
+            if unit.overlap < lead.overlap * share:
+                continue  # it scores by the kind of answer it holds, not by what the question is about
+            if used + len(unit.text) > budget or any(unit.overlaps(c) for c in chosen):
+                continue
+            chosen.append(unit)
+            used += len(unit.text)
+        # The best unit leads; the others follow in the passages' order.
+        chosen = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.rank, u.sentence, u.first))]
+        lines = [u.text for u in chosen]
+        # A plan's target is framed once, where the first one starts; plain rules are not framed.
+        framed = next((n for n, u in enumerate(chosen) if u.target), None)
+        if framed is not None:
+            lines[framed] = plain_rules().target.format(text=lines[framed])
+        lead = chosen[0]
+        if WHO in asked_types(question) and not any(holds(WHO, line) for line in lines):
+            who = responsible_for(lead.hit.text)
+            if who:
+                lines.append(plain_rules().responsible.format(who=who))
+        body = self._with_place(lead.hit, "".join(lines))
+        sources = tuple(dict.fromkeys(self._source(u.hit) for u in chosen))
         return Composed(body=body, sources=sources, evidence=tuple(h.text for h in hits))
 
-    def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
-        query = {t for t in words(expand_query(question)) if len(t) >= 2}
-        total = sum(self.idf(t) for t in query) or 1.0
-        wants_number = bool(_QUANTITY_RE.search(question))
-        keep_who = asks_who(question)
-        out: list[Candidate] = []
-        for rank, hit in enumerate(hits):
-            is_table = hit.section.startswith("附件")
-            pieces = [hit.text] if is_table else split_sentences(hit.text)
-            label = hit.section.rsplit(" > ", 1)[-1]
-            for order, piece in enumerate(pieces):
-                if not is_table and order == 0 and (_TITLE_ONLY_RE.match(piece) or piece.rstrip("。") in label):
-                    continue  # an item's slogan title carries no fact
-                text = plain_table_row(piece, keep_who) if is_table else plain_sentence(piece, keep_who)
-                if len(text) < 6:
+    def _share(self, query: set[str], tokens: set[str], total: float) -> float:
+        """Weighted share of the query's words in `tokens`; a long word missing whole counts by its character
+        pairs (「送教上门」 is half there in 「每月上门」)."""
+        found = 0.0
+        for word in query:
+            if word in tokens:
+                found += self.idf(word)
+            elif len(word) >= 3:
+                pairs = [word[i:i + 2] for i in range(len(word) - 1)]
+                found += self.idf(word) * sum(p in tokens for p in pairs) / len(pairs)
+        return found / total
+
+    def _prepared(self, hit: Hit, keep_who: bool) -> tuple[_Prepared, ...]:
+        """The well-formed units of one chunk, with their words: the same for every question (cached)."""
+        key = (hit.chunk_id, keep_who)
+        cached = self._unit_cache.get(key)
+        if cached is not None:
+            return cached
+        is_table = hit.section.startswith("附件")
+        label = hit.section.rsplit(" > ", 1)[-1]
+        target_section = any(part.startswith(_TARGET_SECTIONS) for part in hit.section.split(" > "))
+        # A table row loses its column names first; then it is cut like any text.
+        sentences = split_sentences(plain_table_row(hit.text, keep_who, rewrite=False) if is_table else hit.text)
+        out: list[_Prepared] = []
+        order = 0
+        for number, sentence in enumerate(sentences):
+            if not is_table and number == 0 and (_TITLE_ONLY_RE.match(sentence) or sentence.rstrip("。") in label):
+                continue  # an item's slogan title carries no fact
+            context = frozenset(tokenize(sentence))
+            for i, j, pieces in _runs(clauses(sentence)):
+                order += 1
+                if any(is_framing(p) for p in pieces):
                     continue
-                overlap = sum(self.idf(t) for t in query & set(tokenize(piece))) / total
-                score = overlap / (1 + 0.35 * rank)
-                if wants_number and _NUMBER_RE.search(text):
-                    score *= 1.3
-                if is_table:
+                span = "".join(pieces)
+                text = plain_clause(span, keep_who)
+                if not well_formed(text) or (len(pieces) > 1 and len(text) > UNIT_MAX_CHARS):
+                    continue
+                target = target_section or bool(_TARGET_RE.search(text)) or (is_table and "目标）" in hit.text)
+                out.append(_Prepared(
+                    text=text, pieces=tuple(pieces), order=order, sentence=number, first=i, last=j,
+                    tokens=frozenset(tokenize(span)) | frozenset(tokenize(text)),  # 入户巡访 is also 上门看望
+                    context=context, jargon=len(jargon_words(text)), table=is_table, target=target))
+        prepared = tuple(out)
+        if len(self._unit_cache) < UNIT_CACHE_CHUNKS:
+            self._unit_cache[key] = prepared
+        return prepared
+
+    def _units(self, question: str, hits: list[Hit]) -> list[Unit]:
+        """Every well-formed unit of the hits' sentences, best first (one copy of each)."""
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        # What the question is about: without the words that only ask for a kind of answer (多久, 一次, 找谁) —
+        # the kind is scored on its own — and without the place, which chose the document already.
+        query = {t for t in asked if not is_cue(t) and not self.index.named_documents(t)} or asked
+        total = sum(self.idf(t) for t in query) or 1.0
+        kinds = asked_types(question)
+        keep_who = asks_who(question) or WHO in kinds
+        out: list[Unit] = []
+        for rank, hit in enumerate(hits):
+            for piece in self._prepared(hit, keep_who):
+                overlap = self._share(query, piece.tokens, total)
+                around = self._share(query, piece.context, total)
+                score = overlap + 0.25 * around
+                matched = [k for k in kinds if holds(k, piece.text)]
+                if kinds:
+                    score *= 1 + TYPE_BONUS * len(matched) if matched else TYPE_MISSING
+                if len(piece.text) > UNIT_GOOD_CHARS:
+                    score *= (UNIT_GOOD_CHARS / len(piece.text)) ** 0.5
+                score *= 0.8 ** piece.jargon
+                if piece.table:
                     score *= 0.7  # target figures for officials; the main text says what families get
-                out.append(Candidate(text=text, hit=hit, rank=rank, order=order, score=score))
-        out.sort(key=lambda c: -c.score)
-        # Overlapping chunks repeat a sentence; keep its best-scored copy only.
+                score /= 1 + RANK_DISCOUNT * rank
+                out.append(Unit(text=piece.text, pieces=piece.pieces, hit=hit, rank=rank, order=piece.order,
+                                sentence=piece.sentence, first=piece.first, last=piece.last, score=score,
+                                overlap=overlap, target=piece.target))
+        out.sort(key=lambda u: (-u.score, u.rank, u.order))
         seen: set[str] = set()
         unique = []
-        for cand in out:
-            if cand.text not in seen:
-                seen.add(cand.text)
-                unique.append(cand)
+        for unit in out:  # overlapping chunks repeat a sentence; keep its best-scored copy only
+            if unit.text not in seen:
+                seen.add(unit.text)
+                unique.append(unit)
         return unique
 
     def _with_place(self, hit: Hit, text: str) -> str:
@@ -252,6 +374,25 @@ class ExtractiveComposer:
     def _source(self, hit: Hit) -> Source:
         return Source(hit.doc_id, str(hit.metadata.get("short_title") or hit.title), short_section(hit.section),
                       str(hit.metadata["kind"]))
+
+
+_TOPIC_RE = re.compile(r"^(?:对于?|针对|凡)[^，；。]{1,24}的[，,]$")
+
+
+def _runs(parts: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(first, last, clauses) of every run of up to UNIT_CLAUSES contiguous clauses, and of a sentence's topic
+    clause (「对…的，」) joined to each later clause."""
+    runs = [(i, j, parts[i:j + 1]) for i in range(len(parts)) for j in range(i, min(i + UNIT_CLAUSES, len(parts)))]
+    if len(parts) > 2 and _TOPIC_RE.match(parts[0]):
+        runs += [(k, k, [parts[0], parts[k]]) for k in range(2, len(parts))]
+    return runs
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two statements that say nearly the same (most character pairs of the shorter are in the longer)."""
+    short, long = sorted((a, b), key=len)
+    pairs = {short[i:i + 2] for i in range(len(short) - 1)}
+    return bool(pairs) and len(pairs & {long[i:i + 2] for i in range(len(long) - 1)}) >= 0.75 * len(pairs)
 
 
 def short_section(section: str) -> str:
