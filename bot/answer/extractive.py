@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
+from bot.answer.confidence import features as confidence_features
+from bot.answer.confidence import load as load_calibration
 from bot.answer.model import Composed, Source
 from bot.answer.asktype import WHO, asked_types, holds, is_cue
 from bot.answer.plain import (asks_who, clauses, is_framing, jargon_words, plain_clause, plain_table_row,
@@ -156,14 +158,10 @@ class ExtractiveComposer:
         if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
         support = self.support(question, hits)
-        # The best of the top hits: routing may put a policy passage first that is less similar in wording.
-        similarities = [h.similarity for h in hits[:TOP_FOR_ANSWER] if h.similarity is not None]
-        similarity = max(similarities) if similarities else None
-        if similarity is None:  # keyword-only (vector store down): words must carry it alone
+        values = confidence_features(hits, support, self.settings.rrf_k)
+        if values is None:  # keyword-only (vector store down): words must carry it alone
             return support >= self.settings.answer_min_support_keyword_only
-        if similarity >= self.settings.answer_sure_similarity:
-            return True
-        return similarity >= self.settings.answer_min_similarity and support >= self.settings.answer_min_support
+        return load_calibration().confident(values)
 
     def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None,
                 focus: str | None = None) -> Composed:

@@ -47,6 +47,7 @@ class Hit:
     keyword_rank: int | None = None
     similarity: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    keyword_score: float | None = None  # BM25 score, when the keyword ranking found it
 
     @property
     def doc_id(self) -> str:
@@ -218,6 +219,7 @@ class KnowledgeIndex:
         dense_rank = {pos: rank for rank, (pos, _) in enumerate(dense)}
         keyword_rank = {pos: rank for rank, (pos, _) in enumerate(keyword)}
         similarity = dict(dense)
+        bm25 = dict(keyword)
         for weight, ranks in ((DENSE_WEIGHT, dense_rank), (KEYWORD_WEIGHT, keyword_rank)):
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
@@ -242,6 +244,7 @@ class KnowledgeIndex:
                     keyword_rank=keyword_rank.get(pos),
                     similarity=similarity.get(pos),
                     extra=chunk.get("extra") or {},
+                    keyword_score=bm25.get(pos),
                 )
             )
         return hits
