@@ -186,7 +186,7 @@ def test_every_policy_answer_is_short_well_formed_sentences(composer: Extractive
         body = re.sub(r"^在[^，]{1,6}，", "", composed.body)
         sentences = _SENTENCE_RE.findall(body)
         assert "".join(sentences) == body, body  # nothing after the last full stop
-        assert len(sentences) <= 4 and len(body) <= 160, body
+        assert len(sentences) <= 6 and len(body) <= 200, body
         for sentence in sentences:
             assert well_formed(sentence), (chunk["chunk_id"], sentence)
         assert chunk["text"] not in composed.body or len(chunk["text"]) < 40

@@ -11,7 +11,10 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import yaml
 
 from bot.answer.confidence import features as confidence_features
 from bot.answer.confidence import load as load_calibration
@@ -37,8 +40,13 @@ _TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$"
 # Questions about danger signs, when to see a doctor, or a specific worry: the article's 要警惕 answers them.
 _ASKS_WARNING_RE = re.compile(
     r"警惕|注意什么|注意啥|危险|要紧|严重|厉害|不对劲|信号|征兆|苗头|症状|什么情况|啥情况|哪些情况|医院|医生|"
-    r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打"
+    r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打|怕|吓人|吓死|"
+    # It happened before and may again (「去年抽过一回，今天又烧」): what to watch for is the answer.
+    r"(?:以前|之前|上次|上回|去年|前年|小时候).{0,10}过|又(?:烧|发|抽|吐|咳|拉|流|出|肿|疼|痛)"
 )
+# Another article among the hits holds the plan for a specific worry the question names and the answering
+# article does not cover (「去年抽过筋，今天又发烧」: the fever article answers, the fit article has the plan).
+WORRY_MIN_SHARE = 0.2
 WARNING_BUDGET = 110
 # How many of the top hits can carry an answer: a matching article just below two or three policy passages
 # (common for follow-ups joined to their question) still answers.
@@ -187,8 +195,14 @@ class ExtractiveComposer:
         article = self.articles[top.doc_id]
         sources = [Source(article.id, article.title, top.section, "outreach")]
         body = article.one_liner
+        worry = self._worry_plan(question, article, hits)
         if _ASKS_WARNING_RE.search(question) and article.warnings:
-            body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article)}"
+            # With a plan for the worry to follow, only the signs that match the question best.
+            budget = WARNING_BUDGET // 2 if worry is not None else WARNING_BUDGET
+            body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article, budget)}"
+        if worry is not None:
+            body = f"{body}\n{prompt_text('replies/worry_plan.txt').format(title=worry.title, plan=worry.one_liner)}"
+            sources.append(Source(worry.id, worry.title, "一句话", "outreach"))
         # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding.
         extra = self._best_extra_line(question, [h for h in hits[:4] if h.metadata["kind"] == "policy"])
         if extra:
@@ -196,6 +210,29 @@ class ExtractiveComposer:
             sources.append(extra[1])
         evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
         return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _worry_plan(self, question: str, article: Article, hits: list[Hit]) -> Article | None:
+        """The article with the plan for a worry the question names (bot/answer/worries.yaml), or among the hits
+        the one that covers what the question worries about and `article` does not."""
+        if not _ASKS_WARNING_RE.search(question):
+            return None
+        for pattern, plan in _worries():
+            if plan != article.id and plan in self.articles and pattern.search(question):
+                return self.articles[plan]
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in asked)
+        if not asked or total == 0:
+            return None
+        covered = set(tokenize(" ".join([article.title, *article.sections.values(), *article.questions])))
+        missing = asked - covered
+        for hit in hits[:TOP_FOR_ANSWER]:
+            other = self.articles.get(hit.doc_id)
+            if hit.metadata["kind"] != "outreach" or other is None or other.id == article.id:
+                continue
+            holds = set(tokenize(" ".join([other.title, other.one_liner, *other.questions, *other.warnings])))
+            if sum(self.idf(t) for t in missing & holds) / total >= WORRY_MIN_SHARE:
+                return other
+        return None
 
     def _focused(self, focus: str, top: Hit) -> Composed | None:
         """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None."""
@@ -215,13 +252,13 @@ class ExtractiveComposer:
         sources = (Source(article.id, article.title, top.section, "outreach"),)
         return Composed(body=body, sources=sources, evidence=(*lines, top.text))
 
-    def _warnings_for(self, question: str, article: Article) -> str:
+    def _warnings_for(self, question: str, article: Article, budget: int = WARNING_BUDGET) -> str:
         """The article's 要警惕 lines that match the question best (in the article's order), within budget."""
         query = {t for t in words(expand_query(question)) if len(t) >= 2}
         scored = sorted(article.warnings, key=lambda w: -sum(self.idf(t) for t in query & set(tokenize(w))))
         kept: list[str] = []
         for line in scored:
-            if kept and sum(map(len, kept)) + len(line) > WARNING_BUDGET:
+            if kept and sum(map(len, kept)) + len(line) > budget:
                 continue
             kept.append(line)
         return "".join(w for w in article.warnings if w in kept)
@@ -391,6 +428,12 @@ def _alike(a: str, b: str) -> bool:
     short, long = sorted((a, b), key=len)
     pairs = {short[i:i + 2] for i in range(len(short) - 1)}
     return bool(pairs) and len(pairs & {long[i:i + 2] for i in range(len(long) - 1)}) >= 0.75 * len(pairs)
+
+
+@lru_cache(maxsize=1)
+def _worries() -> tuple[tuple[re.Pattern[str], str], ...]:
+    rows = yaml.safe_load((Path(__file__).resolve().parent / "worries.yaml").read_text("utf-8")) or []
+    return tuple((re.compile(str(row["pattern"])), str(row["article"])) for row in rows)
 
 
 def short_section(section: str) -> str:

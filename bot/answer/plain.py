@@ -52,6 +52,7 @@ class Rules:
     drop_words: frozenset[str]
     replace: dict[str, str]
     framing_openers: tuple[str, ...]
+    framing_anywhere: tuple[str, ...]
     jargon: tuple[str, ...]
 
 
@@ -65,6 +66,7 @@ def rules() -> Rules:
         drop_words=frozenset(str(w) for w in data["drop_words"]),
         replace={str(k): str(v or "") for k, v in data["replace"].items()},
         framing_openers=tuple(str(w) for w in data["framing_openers"]),
+        framing_anywhere=tuple(str(w) for w in data["framing_anywhere"]),
         jargon=tuple(str(w) for w in data["jargon"]),
     )
 
@@ -226,7 +228,7 @@ def plain_clause(span: str, keep_who: bool = False) -> str:
 def is_framing(clause: str) -> bool:
     """A clause that only frames the plan (「坚持以…为…」「按照…要求」)."""
     body = _ITEM_NUMBER_RE.sub("", clause.strip())
-    return body.startswith(rules().framing_openers)
+    return body.startswith(rules().framing_openers) or any(w in body for w in rules().framing_anywhere)
 
 
 def plain_table_row(text: str, keep_who: bool, rewrite: bool = True) -> str:
