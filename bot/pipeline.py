@@ -155,7 +155,7 @@ class Conversation:
         expand_query("预热")  # the sound-alike table (pinyin of the domain words)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
-        _ = self.extractive.articles
+        self.extractive.warm_up()
 
     # --- stages -------------------------------------------------------------------------------------------
 

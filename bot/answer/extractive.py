@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -132,6 +133,20 @@ class ExtractiveComposer:
         self.articles = articles
         self.place_names = place_names  # policy doc id -> short place name used in replies
         self._unit_cache: dict[tuple[str, bool], tuple[_Prepared, ...]] = {}
+
+    def warm_up(self) -> threading.Thread:
+        """Term weights now; every policy chunk's units in a background thread (a first policy question, maybe
+        inside a crisis reply's one-second wait, then finds them ready)."""
+        _ = self._document_frequency
+
+        def prepare() -> None:
+            for chunk in self.index.chunks:
+                if chunk["kind"] == "policy":
+                    self._prepared(_chunk_hit(chunk), False)
+
+        thread = threading.Thread(target=prepare, name="policy-units", daemon=True)
+        thread.start()
+        return thread
 
     @cached_property
     def _document_frequency(self) -> tuple[Counter[str], int]:
@@ -428,6 +443,11 @@ def _alike(a: str, b: str) -> bool:
     short, long = sorted((a, b), key=len)
     pairs = {short[i:i + 2] for i in range(len(short) - 1)}
     return bool(pairs) and len(pairs & {long[i:i + 2] for i in range(len(long) - 1)}) >= 0.75 * len(pairs)
+
+
+def _chunk_hit(chunk: dict) -> Hit:
+    keys = ("doc_id", "kind", "title", "short_title", "region", "topic", "section", "position", "source_file")
+    return Hit(chunk_id=chunk["chunk_id"], score=0.0, text=chunk["text"], metadata={k: chunk.get(k) for k in keys})
 
 
 @lru_cache(maxsize=1)
