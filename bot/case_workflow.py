@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.cases import apply_region, phone_answered
 from bot.console.accounts import at_least
 from bot.console.audit import audit
 from bot.conversation.contact import PHONE_RE, contact_of, masked
 from bot.conversation.modes import leave_human
+from bot.conversation.profile import mark_counsellor_fields
 from bot.errors import TongbanError
 from bot.prompts import prompt_yaml
 from bot.storage.models import (Account, Case, CaseEvent, ConversationMode, FollowUp, MandatoryReport, Referral, Team,
@@ -172,10 +175,10 @@ def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
 
 
 def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, delivery: str) -> None:
-    """Called by bot.console.replies after storing the outbound message."""
+    """Called by bot.console.replies after storing the outbound message. Writing is not yet a response: the
+    message counts when it reaches the family (bot.cases.response_delivered, called by the channel)."""
     _require_work(actor, case)
     moved = _move(case, "work")
-    _responded(case)
     _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
 
 
@@ -184,6 +187,7 @@ def record_phone_call(session: Session, case: Case, actor: Actor, note: str) -> 
     _require_work(actor, case)
     moved = _move(case, "work")
     _responded(case)
+    phone_answered(session, case)
     _record(session, case, actor, "phoned", {**moved, "note": note.strip()})
 
 
@@ -204,8 +208,11 @@ def record_mandatory_report(session: Session, case: Case, actor: Actor, reported
     if not reported_to.strip():
         raise WorkflowError("请写明报告给了谁（如派出所） / say whom it was reported to")
     _move(case, "work")
+    # Stored in UTC: SQLite keeps a datetime's wall time and drops its zone (a Beijing 10:30 read back as UTC
+    # showed as 18:30).
+    at = reported_at.astimezone(dt.timezone.utc) if reported_at and reported_at.tzinfo else reported_at
     session.add(MandatoryReport(case_id=case.id, status="reported", reported_to=reported_to.strip(),
-                                reported_at=reported_at or utcnow(), reference=reference.strip(),
+                                reported_at=at or utcnow(), reference=reference.strip(),
                                 account_id=actor.account.id))
     _record(session, case, actor, "mandatory_report",
             {"status": "reported", "reported_to": reported_to.strip(), "reference": reference.strip()})
@@ -277,9 +284,11 @@ def reopen(session: Session, case: Case, actor: Actor, reason: str) -> None:
 CONTACT_FIELDS = {"relationship": 32, "child_age": 16, "region": 64, "phone": 32}
 
 
-def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str]) -> None:
+def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str, str],
+                   teams_file: Path | None = None) -> None:
     """The contact panel: who writes (奶奶/妈妈/孩子本人), the child's age, region and call-back phone, stored
-    on the person; the audit entry names the phone masked."""
+    on the person; the audit entry names the phone masked. A new region goes to the person's open cases, which
+    move to the region's local team by the routing file (bot.cases.apply_region)."""
     _require_work(actor, case)
     phone = fields.get("phone", "").strip().replace(" ", "")
     if phone and not PHONE_RE.fullmatch(phone):
@@ -293,7 +302,10 @@ def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str,
             changed[name] = masked(value) if name == "phone" else value
     if changed:
         contact.updated_at = utcnow()
+        mark_counsellor_fields(contact, list(changed))  # the bot keeps these unless the person corrects them
         _record(session, case, actor, "contact", changed)
+    if "region" in changed:
+        apply_region(session, case.user_id, contact.region, teams_file)
 
 
 def release(session: Session, case: Case, actor: Actor, note: str) -> bool:

@@ -6,13 +6,14 @@ before any reply is built (persist before you reply).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,8 @@ from bot.errors import ConfigError, StorageError
 from bot.safety import Triage
 from bot.config import Settings
 from bot.storage.db import session_scope
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, PUBLIC_REF_ALPHABET, new_public_ref, utcnow
+from bot.storage.models import (Account, Case, CaseEvent, ChannelUser, Contact, Message, PUBLIC_REF_ALPHABET, Team,
+                                TeamMember, new_public_ref, utcnow)
 
 log = logging.getLogger(__name__)
 OPEN_STATUSES = ("open", "claimed", "in_progress", "follow_up")
@@ -39,6 +41,8 @@ class CaseChange:
     team: str | None = None
     raised: bool = False  # created, escalated, a new category or a new emergency situation
     teams: tuple[str, ...] = ()  # every team concerned (alerts), the owning team first
+    new_categories: tuple[str, ...] = ()  # categories of this message the case did not have yet
+    new_situation: bool = False  # an emergency situation (fall, poisoning …) the case had not seen yet
 
 
 def _seen_situations(session: Session, case_id: int) -> set[str]:
@@ -48,27 +52,56 @@ def _seen_situations(session: Session, case_id: int) -> set[str]:
     return {str(p.get("situation")) for p in payloads if isinstance(p, dict) and p.get("situation")}
 
 
+REGION_KEYS = frozenset({"team", "name", "aliases", "categories"})
+
+
 @lru_cache(maxsize=4)
 def _routing(path: Path) -> dict:
-    """The category -> team map (read once per process: record_case is on the crisis path)."""
+    """The routing file (read once per process: record_case is on the crisis path), checked."""
     try:
         data = yaml.safe_load(path.read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"team routing file unreadable: {path}: {exc}") from exc
     if not isinstance(data.get("categories"), dict) or not data.get("default_team"):
         raise ConfigError(f"team routing file {path} needs `default_team` and a `categories` map")
+    for name, entry in (data.get("regions") or {}).items():
+        if not isinstance(entry, dict) or not entry:
+            raise ConfigError(f"team routing file {path}: region {name!r} needs `team` and/or `categories`")
+        if REGION_KEYS & set(entry) and not (entry.get("team") or isinstance(entry.get("categories"), dict)):
+            raise ConfigError(f"team routing file {path}: region {name!r} needs `team` and/or `categories`")
     return data
 
 
+def _region_entry(routing: dict, region: str | None) -> dict:
+    """The `regions:` entry for a case's region text ("江苏省启东市汇龙镇"): the entry whose name or one of
+    its aliases the text contains, the longest such name winning ("启东市汇龙镇" before "启东"); {} for none.
+    An entry without team/name/aliases/categories keys is a plain category map (the file's first format)."""
+    best: dict = {}
+    longest = 0
+    for name, entry in ((routing.get("regions") or {}).items() if region else ()):
+        entry = entry if REGION_KEYS & set(entry) else {"categories": entry}
+        for alias in (str(name), *(str(a) for a in entry.get("aliases") or ())):
+            if alias and alias in region and len(alias) > longest:  # type: ignore[operator]
+                best, longest = entry, len(alias)
+    return best
+
+
 def team_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> str:
-    """The team whose queue gets a case: the first category with a team (region map first), else the default."""
+    """The team whose queue gets a case: the first category with a team, else the default team. When the case's
+    region matches a `regions:` entry, that entry's own category map comes first, and its `team` (the local
+    team, e.g. 启东市未成年人保护工作站) takes what would go to the default (local) team."""
     routing = _routing(path)
-    maps = [((routing.get("regions") or {}).get(region) or {}) if region else {}, routing["categories"]]
+    entry = _region_entry(routing, region)
+    default = str(routing["default_team"])
+    local = str(entry.get("team") or default)
+    overrides = entry.get("categories") or {}
     for category in categories:
-        for mapping in maps:
-            if category in mapping:
-                return str(mapping[category])
-    return str(routing["default_team"])
+        if category in overrides:
+            return str(overrides[category])
+        if category in routing["categories"]:
+            team = str(routing["categories"][category])
+            return local if team == default else team
+    return local
 
 
 def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str | None = None) -> list[str]:
@@ -76,6 +109,64 @@ def teams_for(categories: list[str] | tuple[str, ...], path: Path, region: str |
     child who also wants to die concerns 12356 as well as the team of the other category."""
     teams = [team_for([category], path, region) for category in categories] or [team_for([], path, region)]
     return list(dict.fromkeys(teams))
+
+
+def region_teams(path: Path) -> dict[str, str]:
+    """The local teams the routing file's `regions:` block names: team key -> name (the key when unnamed)."""
+    routing = _routing(path)
+    teams: dict[str, str] = {}
+    for region, entry in (routing.get("regions") or {}).items():
+        if REGION_KEYS & set(entry) and entry.get("team"):
+            teams.setdefault(str(entry["team"]), str(entry.get("name") or entry["team"]))
+    return teams
+
+
+def ensure_region_teams(session: Session, path: Path) -> list[str]:
+    """Adds the routing file's local teams that the `teams` table does not have yet (their queues, members and
+    the console's team lists need the row); returns the keys added."""
+    known = set(session.scalars(select(Team.key)))
+    named = region_teams(path)
+    added = [key for key in named if key not in known]
+    session.add_all(Team(key=key, name=named[key][:64]) for key in added)
+    return added
+
+
+def _staffed(session: Session, team: str) -> bool:
+    return session.scalar(select(TeamMember.account_id).join(Account, Account.id == TeamMember.account_id)
+                          .where(TeamMember.team_key == team, Account.active.is_(True)).limit(1)) is not None
+
+
+def route(session: Session, categories: list[str] | tuple[str, ...], teams_file: Path, region: str | None) -> str:
+    """The owning team with the region's local team (team_for), unless the region gives a team nobody active
+    belongs to yet: then the team the categories alone give (a case never waits in a queue nobody reads)."""
+    team = team_for(categories, teams_file, region)
+    plain = team_for(categories, teams_file)
+    return team if team == plain or _staffed(session, team) else plain
+
+
+def contact_region(session: Session, user_id: int) -> str:
+    """The person's region as the contact panel has it ("" when unknown)."""
+    return session.scalar(select(Contact.region).where(Contact.user_id == user_id)) or ""
+
+
+def apply_region(session: Session, user_id: int, region: str, teams_file: Path | None) -> list[tuple[int, str]]:
+    """The person's region became known (or changed): their open cases take it. A case still in the team its
+    routing gave (nobody moved it by hand) moves to the team routing gives with the region, e.g. from the
+    generic local team to the region's own; returns the (case id, new team) of cases that moved."""
+    moved: list[tuple[int, str]] = []
+    for case in session.scalars(select(Case).where(Case.user_id == user_id, Case.status.in_(OPEN_STATUSES),
+                                                   Case.flood.is_(False))):
+        before, case.region = case.region, region
+        if not teams_file or case.team is None:
+            continue
+        routed = route(session, case.categories or [], teams_file, before)
+        team = route(session, case.categories or [], teams_file, region)
+        if case.team == routed and team != case.team:
+            session.add(CaseEvent(case_id=case.id, kind="rerouted", payload={
+                "from_team": case.team, "to_team": team, "region": region}))
+            case.team, case.updated_at = team, utcnow()
+            moved.append((case.id, team))
+    return moved
 
 
 def _transcript(session: Session, user_id: int, limit: int = 20) -> list[dict]:
@@ -115,10 +206,11 @@ def public_ref_of(settings: Settings, case_id: int | None) -> str | None:
         return None
 
 
-def _concerned(case: Case, teams_file: Path | None) -> tuple[str, ...]:
+def _concerned(case: Case, teams_file: Path | None, region: str | None = None) -> tuple[str, ...]:
     if not teams_file:
         return (case.team,) if case.team else ()
-    others = [team for team in teams_for(case.categories or [], teams_file) if team != case.team]
+    others = [team for team in teams_for(case.categories or [], teams_file, case.region or region)
+              if team != case.team]
     return tuple([case.team, *others] if case.team else others)
 
 
@@ -130,17 +222,20 @@ def open_case_for(session: Session, user_id: int) -> Case | None:
 
 def record_case(session: Session, user: ChannelUser, message: Message, triage: Triage,
                 teams_file: Path | None = None, origin: str | None = None,
-                flood_limit: FloodLimit | None = None) -> CaseChange:
+                flood_limit: FloodLimit | None = None, region: str | None = None) -> CaseChange:
     """Creates or updates the user's open case for a red or yellow message (caller commits).
-    A new case goes to the queue of the team its categories route to (`teams_file`). Past `flood_limit` for
-    the channel or the client `origin` (bot.case_flood), the message joins that source's flood case instead."""
+    A new case goes to the queue of the team its categories (and the person's `region`) route to (`teams_file`).
+    Past `flood_limit` for the channel or the client `origin` (bot.case_flood), the message joins that source's
+    flood case instead."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)
     if case is None and flood_limit is not None and flooded(session, user.channel, origin, flood_limit):
         return _join_flood(session, user, message, triage, teams_file, origin)
     if case is None:
+        region = contact_region(session, user.id) or region or ""
         case = Case(
             public_ref=unused_public_ref(session),
+            region=region,
             user_id=user.id,
             channel=user.channel,
             severity=triage.level,
@@ -149,7 +244,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
             reasons=list(triage.explanation or triage.reasons),
             status="open",
             mandatory_report=bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories)),
-            team=team_for(triage.categories, teams_file) if teams_file else None,
+            team=route(session, triage.categories, teams_file, region) if teams_file else None,
             origin=origin,
         )
         session.add(case)
@@ -162,9 +257,9 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
         }))
         message.case_id = case.id
         return CaseChange(case.id, created=True, escalated=False, severity=case.severity, team=case.team, raised=True,
-                          teams=_concerned(case, teams_file))
+                          teams=_concerned(case, teams_file, region))
     escalated = triage.level == "red" and case.severity != "red"
-    new_category = bool(set(triage.categories) - set(case.categories or []))
+    new_categories = tuple(c for c in triage.categories if c not in (case.categories or []))
     new_situation = triage.situation not in ("", "none") and triage.situation not in _seen_situations(session, case.id)
     case.severity = "red" if escalated else case.severity
     if escalated:  # a red case needs a response within the red window from now, whatever was said before
@@ -174,7 +269,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     case.reasons = list(dict.fromkeys([*case.reasons, *(triage.explanation or triage.reasons)]))
     case.mandatory_report = case.mandatory_report or bool(MANDATORY_REPORT_CATEGORIES & set(triage.categories))
     if case.team is None and teams_file:
-        case.team = team_for(case.categories, teams_file)
+        case.team = route(session, case.categories, teams_file, case.region or region)
     case.updated_at = utcnow()
     session.add(CaseEvent(case_id=case.id, kind="escalated" if escalated else "message", payload={
         "message_id": message.id, "level": triage.level, "categories": list(triage.categories),
@@ -183,7 +278,9 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
     }))
     message.case_id = case.id
     return CaseChange(case.id, created=False, escalated=escalated, severity=case.severity, team=case.team,
-                      raised=escalated or new_category or new_situation, teams=_concerned(case, teams_file))
+                      raised=escalated or bool(new_categories) or new_situation,
+                      teams=_concerned(case, teams_file, region), new_categories=new_categories,
+                      new_situation=new_situation)
 
 
 def _join_flood(session: Session, user: ChannelUser, message: Message, triage: Triage, teams_file: Path | None,
@@ -223,3 +320,28 @@ def attach_to_open_case(session: Session, user: ChannelUser, message: Message) -
     case.updated_at = utcnow()
     message.case_id = case.id
     return case.id
+
+
+def response_delivered(session: Session, message_id: int, at: dt.datetime | None = None) -> bool:
+    """A counsellor's message reached the family (web chat: stored where their page shows it; 客服消息: the API
+    accepted it; 订阅号: it went out as the passive reply). It stops the clocks: the first response when none
+    was delivered yet (True), and the next-response clock for the family's messages before it. Lines the
+    service sends (holding line, hand-back) are no response."""
+    message = session.get(Message, message_id)
+    if message is None or message.author != "counsellor" or message.case_id is None:
+        return False
+    case = session.get(Case, message.case_id)
+    if case is None:
+        return False
+    case.answered_upto = max(case.answered_upto or 0, message.id)
+    if case.first_response_at is not None:
+        return False
+    case.first_response_at = at or utcnow()
+    session.add(CaseEvent(case_id=case.id, kind="first_response", payload={"message_id": message.id}))
+    return True
+
+
+def phone_answered(session: Session, case: Case) -> None:
+    """「已电话联系」: a call answers everything the family wrote before it (the next-response clock stops)."""
+    newest = session.scalar(select(func.max(Message.id)).where(Message.user_id == case.user_id))
+    case.answered_upto = max(case.answered_upto or 0, newest or 0)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # (keyword search only), the share of the question's weighted words the best passage must contain.
     answer_min_support_keyword_only: float = 0.34
     rrf_k: int = 20
+    # The learning loop (bot/feedback/): a curated answer is preferred when the question's similarity to it
+    # reaches curated_min_similarity; 「待补充的问题」 groups questions at feedback_group_similarity.
+    curated_min_similarity: float = 0.965
+    feedback_group_similarity: float = 0.955
+    curated_refresh_seconds: float = 5.0
 
     llm_base_url: str = ""
     llm_api_key: str = ""
@@ -91,6 +96,9 @@ class Settings(BaseSettings):
     # sends safety replies, and one holding line when the family has waited this long for an answer.
     human_hold_minutes: float = 3.0
     human_idle_minutes: float = 30.0
+    # The next-response target in human mode: a family message no delivered counsellor message (or phone call)
+    # has answered for this long is overdue; the queue counts it down and sorts such cases up.
+    sla_next_response_minutes: float = 5.0
 
     # WeChat 公众号 (handlers/wechat.py, bot/wechat/); docs/wechat.md explains each value.
     wechat_app_id: str = ""

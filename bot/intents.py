@@ -1,6 +1,9 @@
-"""Fixed-reply intents (greeting, thanks, menu, ask for a person, out of scope) before retrieval.
+"""Fixed-reply intents (greeting, self-introduction, thanks, menu, ask for a person, out of scope) before retrieval.
 
-An out-of-scope reply names the public line that fits (bot.referrals)."""
+An out-of-scope reply names the public line that fits (bot.referrals). A self-introduction (「你好，我是小军的
+奶奶」), or any message that only tells who the person is, where they live or how old the children are, is
+greeted and says back what was remembered on the profile (bot.conversation.profile); a correction
+(「我们搬到兰溪了」) is confirmed."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.conversation.profile import Remembered, Said, facts_line
 from bot.prompts import prompt_text, prompt_yaml
 from bot.referrals import referral_line, with_referral
 
@@ -34,8 +38,9 @@ def _compiled() -> tuple[tuple[str, str, tuple[re.Pattern[str], ...]], ...]:
     )
 
 
-def detect_intent(text: str) -> Intent | None:
-    """The first fixed-reply intent that matches the normalised message, or None."""
+def detect_intent(text: str, said: Said | None = None, remembered: Remembered | None = None) -> Intent | None:
+    """The first fixed-reply intent that matches the normalised message, or None. `said`: what the message
+    tells about the person; `remembered`: what of it was stored on their profile."""
     stripped = text.strip()
     if not stripped:
         return Intent("empty", prompt_text("replies/menu.txt"))
@@ -46,7 +51,11 @@ def detect_intent(text: str) -> Intent | None:
             continue
         if name == "out_of_scope":
             return _out_of_scope(stripped)
+        if name == "introduction":
+            return _introduction(said, remembered)
         return Intent(name, prompt_text(f"replies/{reply}"))
+    if said is not None and said.statement_only:
+        return _introduction(said, remembered)
     # Wages, lawsuits, papers: another public line answers these; a child or a covered topic still goes to search.
     if referral_line(stripped) and not _IN_SCOPE_RE.search(stripped):
         return _out_of_scope(stripped)
@@ -55,3 +64,15 @@ def detect_intent(text: str) -> Intent | None:
 
 def _out_of_scope(text: str) -> Intent:
     return Intent("out_of_scope", with_referral(prompt_text("replies/out_of_scope.txt"), text))
+
+
+def _introduction(said: Said | None, remembered: Remembered | None) -> Intent:
+    """The greeting, with what was remembered said back; a correction is confirmed instead."""
+    greeting = prompt_text("replies/introduction.txt")
+    facts = facts_line(remembered.profile, remembered.changed) if remembered and remembered.changed else ""
+    if not facts:
+        return Intent("introduction", greeting)
+    texts = prompt_yaml("profile.yaml")
+    if said is not None and said.correction:
+        return Intent("introduction", f"{texts['changed'].format(facts=facts)}\n{texts['changed_more']}")
+    return Intent("introduction", f"{greeting}\n{texts['remembered'].format(facts=facts)}")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.answer.extractive import ExtractiveComposer
 from bot.answer.format import format_reply
 from bot.answer.llm import LLMComposer
+from bot.answer.local import frame_local, one_place
 from bot.answer.model import Composed
 from bot.case_flood import FloodLimit
 from bot.cases import CaseChange, attach_to_open_case, record_case
@@ -30,14 +31,20 @@ from bot.config import Settings, get_settings
 from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
 from bot.conversation.human import reply_in_human_mode
 from bot.conversation.modes import EXPIRED, HUMAN, current_mode
+from bot.conversation.profile import (Profile, Remembered, Said, age_hint, claim_region_question, profile_of,
+                                      read_profile, remember)
+from bot.feedback.curated_index import CuratedIndex
+from bot.feedback.records import record_reply, take_text_vote
+from bot.feedback.words import feedback_hint, thanks_line, vote_in_text
 from bot.intents import detect_intent
 from bot.memory import contextual_query, recent_turns, user_history
 from bot import spool
 from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS, SPOOLED
 from bot.notify import notify_red_case
 from bot.notify_channels import alert_case
-from bot.prompts import prompt_text
+from bot.prompts import prompt_text, prompt_yaml
 from bot.referrals import not_covered_reply
+from bot.retrieval.places import Home, Places, places_in, places_named
 from bot.retrieval.search import KnowledgeIndex
 from bot.safety import Triage, crisis_reply, triage
 from bot.safety.guards import without_hyperbole
@@ -91,6 +98,9 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What the pipeline decided for one message. `case_id` is the console's sequential case number: channels
+    never show it to a family (handlers.api answers with the case's public reference, bot.cases.public_ref_of)."""
+
     reply_text: str
     level: str = "green"
     case_id: int | None = None
@@ -103,10 +113,6 @@ class Outcome:
     seconds: float = 0.0
     spooled: bool = False  # the database was unavailable: the message waits in the local spool
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"reply": self.reply_text, "sources": self.sources, "level": self.level, "case_id": self.case_id,
-                "grounded": self.grounded}
-
 
 @dataclass
 class _Stored:
@@ -116,6 +122,17 @@ class _Stored:
     triage: Triage
     case_id: int | None
     change: CaseChange | None
+    profile: Profile = field(default_factory=Profile)  # the person's profile (after this message, once learned)
+    said: Said = field(default_factory=Said)  # what this message says about the person
+    remembered: Remembered | None = None
+    awaiting_region: bool = False  # the bot asked 「您是哪个县市的？」 and had no answer before this message
+
+
+class Answered(NamedTuple):
+    composed: Composed
+    composer: str
+    ask_region: bool = False  # a local rule went to someone whose place we do not know
+    note: str = ""  # a line about the local rule for the end of the reply (bot.answer.local)
 
 
 class Conversation:
@@ -137,6 +154,14 @@ class Conversation:
         return ExtractiveComposer(self.index, corpus.articles, places)
 
     @cached_property
+    def places(self) -> Places:
+        return places_in(self.settings.knowledge_dir / "policy")
+
+    @cached_property
+    def curated(self) -> CuratedIndex:
+        return CuratedIndex(self.settings)
+
+    @cached_property
     def llm(self) -> LLMComposer | None:
         return LLMComposer.from_settings(self.settings) if self.settings.llm_base_url else None
 
@@ -153,9 +178,11 @@ class Conversation:
 
         warm_tokenizer()
         expand_query("预热")  # the sound-alike table (pinyin of the domain words)
+        places_named("预热县")  # the county names of jieba's dictionary (bot.retrieval.places)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
         self.extractive.warm_up()
+        self.curated.refresh(force=True)
 
     # --- stages -------------------------------------------------------------------------------------------
 
@@ -189,10 +216,14 @@ class Conversation:
         user.last_seen_at = utcnow()
         turns = recent_turns(session, user.id, self.settings.memory_turns, self.settings.memory_ttl_minutes)
         history = user_history(turns)
+        profile = profile_of(session, user.id)
+        awaiting = profile.region_asked and not profile.region
+        said = read_profile(text, self.places, awaiting)
         result = triage(text, history)
-        if result.level != "green" and _asks_for_person(text):
-            # 「找个真人说说话」 is answered by a person (a help_request case): the model alone does not turn the
-            # request into a crisis script; risk the rules see still counts.
+        if result.level != "green" and (_asks_for_person(text) or said.statement_only):
+            # 「找个真人说说话」 is answered by a person (a help_request case), and a message that only says who
+            # the person is (「我们启东这边」「我家孙女今年1岁」) is greeted: the model alone does not turn either
+            # into a crisis script; risk the rules see still counts.
             rules = triage(text, history, learned=False)
             result = rules if rules.level == "green" else result
         if floor is not None and LEVEL_RANK[floor.level] > LEVEL_RANK[result.level]:
@@ -203,10 +234,10 @@ class Conversation:
         session.add(message)
         session.flush()
         change = (record_case(session, user, message, result, self.settings.teams_file, inbound.origin,
-                              FloodLimit.from_settings(self.settings))
+                              FloodLimit.from_settings(self.settings), said.region or profile.region or None)
                   if result.level in ("red", "yellow") else None)
         case_id = change.case_id if change else attach_to_open_case(session, user, message)
-        return _Stored(user, message.id, history, result, case_id, change)
+        return _Stored(user, message.id, history, result, case_id, change, profile, said, awaiting_region=awaiting)
 
     def _store(self, inbound: Inbound, text: str) -> _Stored:
         """Commits the message and any case (before any reply is built). A new user's first messages can
@@ -267,6 +298,7 @@ class Conversation:
         except SQLAlchemyError:  # down or locked: reply anyway, store later (a crisis reply never waits)
             log.error("database unavailable; message answered and spooled", exc_info=True)
             return self._handle_offline(inbound, text, truncated, started)
+        self._learn(stored)
         mode = current_mode(self.settings, stored.user.id)
         if mode != HUMAN and stored.triage.level == "green" and _asks_for_person(text):
             self._request_person(stored, inbound.origin)
@@ -292,7 +324,9 @@ class Conversation:
         phone = self._bookkeeping(capture_phone, stored.user.id, stored.case_id, text)
         if mode == HUMAN:
             return self._human_reply(stored, channel)
-        if phone and only_a_number(text):
+        if (thanks := self._feedback(text, stored)) is not None:
+            outcome = thanks
+        elif phone and only_a_number(text):
             outcome = Outcome(reply_text=prompt_text("replies/callback_saved.txt").format(phone=phone),
                               intent="callback", level=stored.triage.level, case_id=stored.case_id)
         else:
@@ -300,18 +334,38 @@ class Conversation:
         if outcome.intent in ("crisis", "support") and self._bookkeeping(ask_for_callback, stored.user.id):
             outcome = Outcome(**{**outcome.__dict__, "reply_text":
                                  f"{outcome.reply_text}\n{prompt_text('replies/ask_callback.txt')}"})
+        if channel == "wechat" and outcome.intent == "answer" and outcome.grounded:  # the web has 👍/👎 buttons
+            outcome = Outcome(**{**outcome.__dict__, "reply_text": f"{outcome.reply_text}\n{feedback_hint()}"})
         if mode == EXPIRED:  # the counsellor went quiet: the family hears that the bot answers again
             outcome = Outcome(**{**outcome.__dict__,
                                  "reply_text": f"{prompt_text('replies/human_idle.txt')}\n\n{outcome.reply_text}"})
         return outcome
 
+    def _feedback(self, text: str, stored: _Stored) -> Outcome | None:
+        """「有用」/「没用」 right after a knowledge answer rates it (bot.feedback) and is thanked in one line.
+        Triage has already run: a message it did not find green is never taken as a vote."""
+        vote = vote_in_text(text) if stored.triage.level == "green" else None
+        if vote is None or not self._bookkeeping(take_text_vote, stored.user.id, stored.message_id, vote):
+            return None
+        return Outcome(reply_text=thanks_line(vote), intent="feedback", case_id=stored.case_id)
+
     def _bookkeeping(self, step: Any, *args: Any) -> Any:
-        """Call-back number bookkeeping: a database error there must never cost a person the reply."""
+        """Call-back number and profile bookkeeping: a database error there must never cost a person the reply."""
         try:
             return step(self.settings, *args)
         except SQLAlchemyError:
-            log.error("call-back bookkeeping failed; the reply goes out without it", exc_info=True)
+            log.error("%s failed; the reply goes out without it", getattr(step, "__name__", "bookkeeping"),
+                      exc_info=True)
             return None
+
+    def _learn(self, stored: _Stored) -> None:
+        """What the message says about the person (region, relationship, the children's ages; read while it was
+        stored) goes on their profile (bot.conversation.profile); the database is written only when it tells
+        something."""
+        if stored.said.anything and stored.user is not None:
+            remembered = self._bookkeeping(remember, stored.user.id, stored.said)
+            if remembered is not None:
+                stored.profile, stored.remembered = remembered.profile, remembered
 
     def _human_reply(self, stored: _Stored, channel: str) -> Outcome:
         """Human mode: the counsellor answers; the bot speaks only when the risk rises (bot.conversation.human)."""
@@ -328,7 +382,7 @@ class Conversation:
             user = session.get(ChannelUser, stored.user.id)
             message = session.get(Message, stored.message_id)
             change = record_case(session, user, message, request, self.settings.teams_file, origin,
-                                 FloodLimit.from_settings(self.settings))
+                                 FloodLimit.from_settings(self.settings), stored.profile.region or None)
         stored.case_id, stored.change = change.case_id, change
 
     def _handle_offline(self, inbound: Inbound, text: str, truncated: bool, started: float) -> Outcome:
@@ -369,6 +423,7 @@ class Conversation:
             raise  # the user was created by a live message at that moment: the replayer tries again later
         _count_case(stored.change)
         self._notify(stored.change, stored.triage, entry.channel)
+        self._learn(stored)
 
     def _notify(self, change: CaseChange | None, result: Triage, channel: str) -> None:
         if change and change.severity == "red" and (change.created or change.escalated):
@@ -400,30 +455,60 @@ class Conversation:
         if result.level in ("red", "yellow"):
             support = crisis_reply(result, self.settings.local_hotlines)
             intent = "crisis" if result.level == "red" else "support"
-            answer = self._answer_in_time(text, stored.history)
+            answer = self._answer_in_time(text, stored.history, stored.profile)
             if answer and answer[0].grounded:
                 reply = format_reply(answer[0], self.settings.reply_max_chars)
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
                                sources=[s.as_dict() for s in answer[0].sources], grounded=True,
                                composer=answer[1], **common)
             return Outcome(reply_text=support, intent=intent, **common)
-        intent = detect_intent(text)
+        intent = detect_intent(text, stored.said, stored.remembered)
         if intent is not None:
+            if intent.name == "introduction" and stored.awaiting_region and stored.said.region:
+                answered = self._answer_for_new_region(stored)
+                if answered is not None:  # 「启东」 answering 「您是哪个县市的？」: the earlier question, for 启东
+                    return Outcome(**{**answered.__dict__, **common, "intent": "introduction"})
             return Outcome(reply_text=intent.reply, intent=intent.name, **common)
-        composed, composer = self._answer(text, stored.history)
+        answered = self._answer(text, stored.history, profile=stored.profile)
+        composed, composer = answered.composed, answered.composer
         if not composed.grounded:
             return Outcome(reply_text=not_covered_reply(text), intent="not_covered", **common)
         # A question about preventing harm (「怎么预防孩子自杀」) is green, and still gets the numbers to call.
         asks_prevention = any(reason.startswith("guard prevention") for reason in result.reasons)
         hint = prompt_text("replies/prevention_hotlines.txt" if asks_prevention else "replies/followup_hint.txt")
+        local = answered.note or (self._region_question(stored) if answered.ask_region else "")
+        if local:  # it invites a reply as the follow-up hint does; the prevention numbers stay
+            hint = f"{local}\n{hint}" if asks_prevention else local
         reply = format_reply(composed, self.settings.reply_max_chars, hint)
         return Outcome(reply_text=note + reply, sources=[s.as_dict() for s in composed.sources], grounded=True,
                        composer=composer, **common)
 
-    def _answer_in_time(self, text: str, history: list[str]) -> tuple[Composed, str] | None:
+    def _region_question(self, stored: _Stored) -> str:
+        """「您是哪个县市的？」 the first time a local rule goes to this person without a known place, else ""."""
+        if stored.user is None or stored.profile.region_asked:
+            return ""
+        if not self._bookkeeping(claim_region_question, stored.user.id):
+            return ""
+        return str(prompt_yaml("profile.yaml")["ask_region"])
+
+    def _answer_for_new_region(self, stored: _Stored) -> Outcome | None:
+        """The person named their place in answer to 「您是哪个县市的？」: their previous question answered again
+        for that place, after a line saying it was noted (None when nothing grounded answers it)."""
+        if not stored.history:
+            return None
+        answered = self._answer(stored.history[-1], stored.history[:-1], profile=stored.profile)
+        if not answered.composed.grounded:
+            return None
+        noted = str(prompt_yaml("profile.yaml")["region_noted"]).format(place=stored.profile.region)
+        hint = answered.note or prompt_text("replies/followup_hint.txt")
+        reply = format_reply(answered.composed, self.settings.reply_max_chars - len(noted), hint)
+        return Outcome(reply_text=f"{noted}\n{reply}", sources=[s.as_dict() for s in answered.composed.sources],
+                       grounded=True, composer=answered.composer)
+
+    def _answer_in_time(self, text: str, history: list[str], profile: Profile | None = None) -> Answered | None:
         """The extractive answer if it is ready within the crisis deadline; never raises."""
         # In-process search only (vector copy + BM25): a crisis reply never waits on Chroma, an LLM or the network.
-        future = self._side.submit(self._answer, text, history, False, "local")
+        future = self._side.submit(self._answer, text, history, False, "local", profile)
         try:
             return future.result(timeout=CRISIS_ANSWER_DEADLINE)
         except FutureTimeout:
@@ -432,22 +517,50 @@ class Conversation:
             log.exception("answer to a crisis message failed; crisis reply sent alone")
         return None
 
-    def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid") -> tuple[Composed, str]:
+    def _answer(self, text: str, history: list[str], use_llm: bool = True, mode: str = "hybrid",
+                profile: Profile | None = None) -> Answered:
         limit = self.settings.max_input_chars  # retrieval reads a bounded query (triage has read everything)
         # Hyperbole (「作业多得要死」) is searched as the question it is, not as talk of death.
         query = contextual_query(without_hyperbole(text[:limit], load_lexicon()), [turn[:limit] for turn in history])
-        hits = self.index.search(query, k=self.settings.search_k, mode=mode)
+        # A supervisor's curated answer to a question like this one comes first (bot/feedback/).
+        if (curated := self.curated.best(query, refresh=mode != "local")) is not None:
+            return Answered(curated.entry.composed(), "curated")
         named = self.index.named_documents(query)
+        home = self._home(query, named, profile)
+        # The children's ages (profile) steer age-dependent questions to the articles for that age.
+        hint = age_hint(profile.ages, query) if profile is not None else ""
+        hits = self.index.search(f"{query} {hint}" if hint else query, k=self.settings.search_k, mode=mode, home=home)
+        hits = one_place(hits, self.places, home, named)
         # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
         focus = text[:limit] if query != text[:limit] else None
         composed = self.extractive.compose(query, hits, named, focus)
         if composed.grounded and use_llm and self.llm is not None:
-            better = self.llm.compose(query, hits, fallback=composed)
-            return better, better.composer
-        return composed, composed.composer
+            composed = self.llm.compose(query, hits, fallback=composed)
+        framed = frame_local(composed, self.places, home, named)
+        return Answered(framed.composed, composed.composer, framed.ask_region, framed.note)
+
+    def _home(self, query: str, named: set[str], profile: Profile | None) -> Home | None:
+        """Where the asker lives for this answer: none when the question names a document's place (that place
+        answers); a county the question names that no document covers (「安化县的…」); else their profile."""
+        if named:
+            return None
+        elsewhere = self.places.other_place_in(query)
+        if elsewhere:
+            return Home(elsewhere, None)
+        return self.places.home(profile.region) if profile is not None else None
 
     def _store_outbound(self, stored: _Stored, outcome: Outcome) -> None:
         with session_scope(self.settings) as session:
-            session.add(Message(user_id=stored.user.id, direction="out", author="bot", text=outcome.reply_text,
-                                level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
-                                sources=outcome.sources))
+            reply = Message(user_id=stored.user.id, direction="out", author="bot", text=outcome.reply_text,
+                            level=outcome.level, case_id=outcome.case_id, grounded=outcome.grounded,
+                            sources=outcome.sources)
+            session.add(reply)
+            session.flush()
+            # A knowledge answer or not-covered reply gets its record for votes and 「待补充的问题」.
+            record_reply(session, reply, stored.message_id, stored.user.channel, outcome.intent, outcome.grounded,
+                         outcome.composer, outcome.sources, self.settings.max_input_chars)
+
+    def preview(self, text: str) -> Outcome:
+        """The reply `text` would get as a person's first message, storing nothing (console 「命中测试」)."""
+        text, truncated = self.normalise(Inbound("preview", text))
+        return self._reply(text, _Stored(None, 0, [], triage(text), None, None), truncated)

@@ -5,7 +5,10 @@ Retention rules:
 - a closed case, with its events and its messages, is kept `case_retention_days` (3 years) after it last changed;
   open cases are never purged (a person must close them);
 - a channel user with nothing left and not seen within `retention_days` is deleted, as are sent or failed
-  outbox rows and unsubscribed followers older than that.
+  outbox rows and unsubscribed followers older than that;
+- an answer record (the question, the family's 👍/👎, bot/feedback/) goes with the bot's reply it belongs to.
+  Curated answers are written by supervisors and are not personal data; their phrasings are typed or checked
+  by the supervisor, with long numbers masked.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.errors import TongbanError
 from bot.storage.db import session_scope
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, WechatFollower, WechatOutbox, utcnow
+from bot.storage.models import (AnswerRecord, Case, CaseEvent, ChannelUser, Contact, Message, WechatFollower,
+                                WechatOutbox, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +42,12 @@ class PurgeReport:
     users: int
     outbox: int
     followers: int
+    answer_records: int = 0
 
     def summary(self) -> str:
         return (f"purged {self.messages} messages, {self.cases} closed cases, {self.users} users, "
-                f"{self.outbox} outbox rows, {self.followers} unsubscribed followers")
+                f"{self.outbox} outbox rows, {self.followers} unsubscribed followers, "
+                f"{self.answer_records} answer records")
 
 
 def purge(settings: Settings, now: dt.datetime | None = None) -> PurgeReport:
@@ -51,6 +57,10 @@ def purge(settings: Settings, now: dt.datetime | None = None) -> PurgeReport:
     case_cutoff = now - dt.timedelta(days=settings.case_retention_days)
     with session_scope(settings) as session:
         old_cases = select(Case.id).where(Case.status == "closed", Case.updated_at < case_cutoff)
+        # Explicitly, not only by the foreign key's cascade: the records go with the messages purged below.
+        records = session.execute(delete(AnswerRecord).where(AnswerRecord.message_id.in_(
+            select(Message.id).where(Message.case_id.in_(old_cases) |
+                                     (Message.case_id.is_(None) & (Message.created_at < chat_cutoff)))))).rowcount
         case_messages = session.execute(delete(Message).where(Message.case_id.in_(old_cases))).rowcount
         cases = session.execute(delete(Case).where(Case.id.in_(old_cases))).rowcount
         loose = session.execute(
@@ -64,7 +74,7 @@ def purge(settings: Settings, now: dt.datetime | None = None) -> PurgeReport:
             WechatOutbox.status != "queued", WechatOutbox.created_at < chat_cutoff)).rowcount
         followers = session.execute(delete(WechatFollower).where(
             WechatFollower.active.is_(False), WechatFollower.updated_at < chat_cutoff)).rowcount
-    report = PurgeReport(case_messages + loose, cases, users, outbox, followers)
+    report = PurgeReport(case_messages + loose, cases, users, outbox, followers, records)
     log.info("retention purge done", extra=asdict(report))
     return report
 
@@ -89,23 +99,34 @@ def export_user(settings: Settings, channel: str, external_id: str) -> dict[str,
         cases = session.scalars(select(Case).where(Case.user_id == user.id).order_by(Case.id)).all()
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id.in_([c.id for c in cases]))
                                  .order_by(CaseEvent.id)).all()
+        contact = session.get(Contact, user.id)
+        records = session.scalars(select(AnswerRecord).where(AnswerRecord.user_id == user.id)
+                                  .order_by(AnswerRecord.id)).all()
         return {
             "user": {"channel": user.channel, "id": user.external_id, "active": user.active,
                      "created_at": _iso(user.created_at), "last_seen_at": _iso(user.last_seen_at)},
+            # who they are (learned from what they said, or set by a counsellor) and the call-back number
+            "profile": {"relationship": contact.relationship, "child_age": contact.child_age,
+                        "region": contact.region, "phone": contact.phone, "set_by": contact.set_by or {}}
+            if contact else {},
             "messages": [{"direction": m.direction, "text": m.text, "level": m.level, "case_id": m.case_id,
                           "at": _iso(m.created_at)} for m in messages],
             "cases": [{"id": c.id, "severity": c.severity, "categories": c.categories, "status": c.status,
-                       "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
+                       "region": c.region, "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
                        "events": [{"kind": e.kind, "payload": e.payload, "at": _iso(e.created_at)}
                                   for e in events if e.case_id == c.id]} for c in cases],
+            "answer_feedback": [{"question": r.question, "outcome": r.outcome, "vote": r.vote,
+                                 "at": _iso(r.created_at), "voted_at": _iso(r.voted_at)} for r in records],
         }
 
 
 def delete_user(settings: Settings, channel: str, external_id: str) -> dict[str, int]:
-    """Erases one person: messages, cases (with their events) and WeChat delivery state. Returns counts."""
+    """Erases one person: answer records and votes, messages, cases (with their events) and WeChat delivery
+    state. Returns counts."""
     with session_scope(settings) as session:
         user = _user(session, channel, external_id)
         counts = {
+            "answer_records": session.execute(delete(AnswerRecord).where(AnswerRecord.user_id == user.id)).rowcount,
             "messages": session.execute(delete(Message).where(Message.user_id == user.id)).rowcount,
             "cases": session.execute(delete(Case).where(Case.user_id == user.id)).rowcount,
         }

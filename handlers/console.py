@@ -1,8 +1,10 @@
 """Counsellor console under /console: the queue (refreshing itself), the case page, and the routers for
-sign-in (console_auth), case actions (console_actions) and supervisor pages (console_admin)."""
+sign-in (console_auth), case actions (console_actions), supervisor pages (console_admin) and the learning
+loop's pages (console_feedback)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -10,25 +12,43 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.case_workflow import PermissionDenied, require_view
+from bot.cases import ensure_region_teams
+from bot.config import Settings
 from bot.console.audit import audit
 from bot.console.reports import beijing_today
 from bot.console.sla import SlaChecker
 from bot.console.views import QueueFilters, case_detail, due_follow_ups, live_messages, queue_rows
+from bot.errors import StorageError
 from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Case, utcnow
-from handlers import console_actions, console_admin, console_auth
+from handlers import console_actions, console_admin, console_auth, console_feedback
 from handlers.console_auth import Ctx, current, current_polling, render
 from handlers.console_guard import CaseId, ConsoleRoute, parse_id
 
 
+log = logging.getLogger(__name__)
 LIVE_POLL_MS = 2000  # the case page asks for new messages this often (new family messages within 3 s)
+
+
+def _add_region_teams(settings: Settings) -> None:
+    """The local teams of the routing file's `regions:` block get their row (queues, members, team lists)."""
+    try:
+        with session_scope(settings) as session:
+            added = ensure_region_teams(session, settings.teams_file)
+    except (SQLAlchemyError, StorageError):  # the database is down at start: the next start adds them
+        log.warning("region teams of the routing file not added: database unavailable")
+        return
+    if added:
+        log.info("teams added from the routing file: %s", ", ".join(added))
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(_add_region_teams, app.state.settings)
     checker = SlaChecker(app.state.settings)
     checker.start()
     yield
@@ -40,14 +60,14 @@ router = APIRouter(tags=["console"], lifespan=_lifespan, route_class=ConsoleRout
 router.include_router(console_auth.router)
 router.include_router(console_actions.router)
 router.include_router(console_admin.router)
+router.include_router(console_feedback.router)
 
 
 def _filters(request: Request) -> QueueFilters:
     q = request.query_params
     return QueueFilters(status=q.get("status", ""), severity=q.get("severity", ""), category=q.get("category", ""),
                         mine=q.get("mine") == "1", overdue=q.get("overdue") == "1", page=parse_id(q.get("page", "")) or 1,
-                        ref=q.get("ref", "")[:40],
-                        search=q.get("q", "")[:32])
+                        search=(q.get("q") or q.get("ref", ""))[:40])  # `ref`: links of the old reference box
 
 
 def _without_page(request: Request) -> str:

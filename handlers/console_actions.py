@@ -63,10 +63,13 @@ ACTIONS = {
     "close": lambda s, c, a, f: workflow.close(s, c, a, f.get("outcome", ""), f.get("note", "")),
     "reopen": lambda s, c, a, f: workflow.reopen(s, c, a, f.get("reason", "")),
     "handback": lambda s, c, a, f: workflow.hand_back(s, c, a),
-    "contact": lambda s, c, a, f: workflow.update_contact(s, c, a, f),
     "phoned": lambda s, c, a, f: workflow.record_phone_call(s, c, a, f.get("note", "")),
     "release": lambda s, c, a, f: workflow.release(s, c, a, f.get("note", "")),
     "hand_to": lambda s, c, a, f: workflow.hand_to(s, c, a, parse_id(f.get("account_id", "")), f.get("note", "")),
+}
+# Actions that also need the settings: a new region may move the case to its local team (the routing file).
+WITH_SETTINGS = {
+    "contact": lambda s, c, a, f, settings: workflow.update_contact(s, c, a, f, settings.teams_file),
 }
 # Actions that may hand the conversation back to the bot (they return True when they did): the family is told.
 TO_BOT = ("handback", "close", "release")
@@ -82,7 +85,9 @@ def _run(ctx: Ctx, case_id: int, action: str, form: dict[str, str]) -> None:
         return
     with session_scope(ctx.settings) as session:
         case = workflow.require_view(ctx.actor, session.get(Case, case_id))
-        to_bot = ACTIONS[action](session, case, ctx.actor, form) is True and action in TO_BOT
+        if action in WITH_SETTINGS:
+            WITH_SETTINGS[action](session, case, ctx.actor, form, ctx.settings)
+        to_bot = action in ACTIONS and ACTIONS[action](session, case, ctx.actor, form) is True and action in TO_BOT
         user_id = case.user_id
     if to_bot:
         tell_family(ctx.settings, user_id, case_id, prompt_text("replies/handback.txt"))
@@ -98,7 +103,7 @@ async def case_action(request: Request, case_id: CaseId, action: str, ctx: Ctx =
 
     form = _fields(await request.form())
     await check_csrf(request, ctx, form.get("csrf", ""))
-    if action != "reply" and action not in ACTIONS:
+    if action != "reply" and action not in ACTIONS and action not in WITH_SETTINGS:
         return Response("unknown action", status_code=404)
     try:
         await run_in_threadpool(_run, ctx, case_id, action, form)

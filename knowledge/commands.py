@@ -16,11 +16,13 @@ from knowledge.lint import lint_crisis_sources, lint_folder
               help="Folder of articles (default: the knowledge dir's outreach/).")
 @click.option("--crisis-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Crisis reply templates and their sources.yaml (default: the prompts dir's crisis/).")
-def lint_knowledge_command(folder: Path | None, crisis_dir: Path | None) -> None:
+@click.option("--policy-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder with documents.yaml, which place articles name (default: the knowledge dir's policy/).")
+def lint_knowledge_command(folder: Path | None, crisis_dir: Path | None, policy_dir: Path | None) -> None:
     """Check every outreach article and that every crisis template names its sources; print file:line
     messages and exit 1 on any problem."""
     folder = folder or get_settings().knowledge_dir / "outreach"
-    count, problems = lint_folder(folder)
+    count, problems = lint_folder(folder, policy_dir or get_settings().knowledge_dir / "policy")
     for problem in problems:
         click.echo(str(problem))
     click.echo(f"{count} articles checked, {len(problems)} problem(s)")

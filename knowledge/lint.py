@@ -1,4 +1,9 @@
-"""Checks outreach articles against the house rules in knowledge/outreach/FORMAT.md."""
+"""Checks outreach articles against the house rules in knowledge/outreach/FORMAT.md.
+
+Local rules live only in place articles (front matter `place: <policy document id>`): a national article may not
+name a place that has a policy document, and a place article names its own place and no other, cites its
+document's title with a section in 出处, and says so in its 一句话.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from pathlib import Path
 import yaml
 
 from bot.errors import IngestError
+from knowledge.loader import load_policy_meta
 from knowledge.outreach import AUDIENCES, REQUIRED_SECTIONS, TOPICS, Article, parse_article
+from knowledge.policy_chunker import PolicyMeta
 
 ONE_LINER_MAX = 40
 STEPS_MAX = 5
@@ -19,6 +26,8 @@ QUESTIONS_MIN = 4
 STOCK_PHRASES = (
     "贯彻落实", "统筹推进", "压实责任", "全面加强", "高度重视", "切实做好", "健全机制", "进一步加强",
     "扎实推进", "全面落实", "着力提升", "深入开展", "有效提升", "全方位", "多层次",
+    # Officialese that families do not say; pasted policy sentences are full of it.
+    "统筹", "机制", "体系", "落实", "覆盖率", "全覆盖", "闭环", "抓手", "长效",
 )
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SENTENCE_SPLIT_RE = re.compile(r"[。！？；!?;\n]+")
@@ -27,6 +36,10 @@ _MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.．、)])\s*")
 _TITLE_RE = re.compile(r"《[^》]*》")
 # A source names when it was issued: a year 1900-2099 standing on its own (not part of a longer number).
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+# Where in a document a rule stands: 第二部分, 第（三）项, 第6条, 附件 …
+_SECTION_REF_RE = re.compile(
+    r"第\s*(?:[一二三四五六七八九十百零\d]+|[（(][一二三四五六七八九十\d]+[）)])\s*(?:部分|章|节|条|项|款|点|段)|附件"
+)
 
 
 @dataclass(frozen=True)
@@ -120,10 +133,82 @@ def check_article(article: Article) -> list[Problem]:
     return problems
 
 
-def lint_folder(folder: Path) -> tuple[int, list[Problem]]:
-    """(articles checked, problems) for every article in `folder`, including cross-article checks."""
+def place_names(meta: PolicyMeta) -> tuple[str, ...]:
+    """The names a reader would recognise the document's area by (its aliases in documents.yaml)."""
+    return meta.aliases
+
+
+def _own_words(article: Article) -> list[tuple[int, str]]:
+    """(line, text) of what the article says itself: title, questions and body, not its sources or 出处."""
+    lines = article.path.read_text("utf-8").splitlines()
+    out: list[tuple[int, str]] = []
+    in_sources = False
+    in_citations = False
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if number < article.body_start_line:
+            if re.match(r"^[A-Za-z_]+:", line):
+                in_sources = line.startswith("sources:")
+            if not in_sources and not line.startswith(("place:", "id:")):
+                out.append((number, line))
+            continue
+        if stripped.startswith("## "):
+            in_citations = stripped[3:].strip() == "出处"
+        if not in_citations:
+            out.append((number, line))
+    return out
+
+
+def check_place(article: Article, policies: dict[str, PolicyMeta]) -> list[Problem]:
+    """Local rules only in place articles, each tied to its document; national articles name no such place."""
+    problems: list[Problem] = []
+
+    def add(line: int, message: str) -> None:
+        problems.append(Problem(article.path, line, message))
+
+    own = _own_words(article)
+    others = {doc_id: meta for doc_id, meta in policies.items() if doc_id != article.place}
+    for doc_id, meta in sorted(others.items()):
+        for name in place_names(meta):
+            line = next((n for n, text in own if name in text), None)
+            if line is None:
+                continue
+            if article.place:
+                add(line, f"names {name!r} ({doc_id}): a place article speaks of its own place only")
+            else:
+                add(line, f"names {name!r}: a local rule goes in a place article (front matter `place: {doc_id}`)")
+            break
+    if not article.place:
+        return problems
+    meta = policies.get(article.place)
+    if meta is None:
+        known = ", ".join(sorted(policies)) or "none"
+        add(_front_line(article, "place"), f"place {article.place!r} is not a document id in documents.yaml "
+                                           f"(known: {known})")
+        return problems
+    names = place_names(meta) or (meta.region,)
+    if "一句话" in article.sections and not any(name in article.one_liner for name in names):
+        add(article.section_lines["一句话"], f"一句话 must name the place ({'/'.join(names)}): "
+                                            "it is that place's plan, not everyone's")
+    cited = article.sections.get("出处", "")
+    if not any(f"《{meta.title}》" in line and _SECTION_REF_RE.search(line.replace(f"《{meta.title}》", ""))
+               for line in cited.splitlines()):
+        add(article.section_lines.get("出处", article.body_start_line),
+            f"出处 must cite 《{meta.title}》 and where in it (e.g. 第二部分第（一）项)")
+    return problems
+
+
+def lint_folder(folder: Path, policy_dir: Path | None = None) -> tuple[int, list[Problem]]:
+    """(articles checked, problems) for every article in `folder`, including cross-article checks.
+    `policy_dir` (default: `folder`'s sibling policy/) holds documents.yaml, which place articles refer to."""
     problems: list[Problem] = []
     articles: list[Article] = []
+    policy_dir = policy_dir or folder.parent / "policy"
+    try:
+        policies = {meta.doc_id: meta for meta in load_policy_meta(policy_dir)}
+    except IngestError as exc:
+        policies = {}
+        problems.append(Problem(policy_dir / "documents.yaml", 1, str(exc)))
     for path in sorted(folder.glob("*.md")):
         if path.name in ("FORMAT.md", "README.md"):
             continue
@@ -135,6 +220,7 @@ def lint_folder(folder: Path) -> tuple[int, list[Problem]]:
     questions: dict[str, Path] = {}
     for article in articles:
         problems.extend(check_article(article))
+        problems.extend(check_place(article, policies))
         if article.id in ids:
             problems.append(Problem(article.path, _front_line(article, "id"),
                                     f"duplicate id {article.id!r} (also in {ids[article.id].name})"))

@@ -60,7 +60,10 @@ def _add(corpus: Corpus, chunks: list[Chunk]) -> None:
 
 
 def load_corpus(knowledge_dir: Path) -> Corpus:
-    """Reads policy documents and outreach articles; a bad file is recorded in `errors` and skipped."""
+    """Reads policy documents and outreach articles; a bad file is recorded in `errors` and skipped.
+
+    A place article (`place: <document id>`) gets that document's region; one naming an unknown document is an
+    error and is skipped rather than served as if it held everywhere."""
     corpus = Corpus()
     policy_dir = knowledge_dir / "policy"
     try:
@@ -89,6 +92,7 @@ def load_corpus(knowledge_dir: Path) -> Corpus:
         corpus.policies[meta.doc_id] = meta
         _add(corpus, chunk_policy(text, meta))
     seen: dict[str, Path] = {}
+    places = {meta.doc_id: meta for meta in metas}
     for path in sorted((knowledge_dir / "outreach").glob("*.md")):
         if path.name.upper() == "FORMAT.MD" or path.name.upper() == "README.MD":
             continue
@@ -100,7 +104,17 @@ def load_corpus(knowledge_dir: Path) -> Corpus:
         if article.id in seen:
             corpus.errors.append(f"{path.name}: duplicate id {article.id!r} (also in {seen[article.id].name})")
             continue
+        if article.place:
+            # A place article is that document's rule in plain words: it needs the document to know its region.
+            meta = places.get(article.place)
+            if meta is None:
+                corpus.errors.append(f"{path.name}: place {article.place!r} is not a document id in "
+                                     "policy/documents.yaml")
+                continue
+            chunks = article_chunks(article, region=meta.region, place_title=meta.short_title)
+        else:
+            chunks = article_chunks(article)
         seen[article.id] = path
         corpus.articles[article.id] = article
-        _add(corpus, article_chunks(article))
+        _add(corpus, chunks)
     return corpus

@@ -1,4 +1,9 @@
-"""Outreach articles: Markdown with YAML front matter (format in knowledge/outreach/FORMAT.md)."""
+"""Outreach articles: Markdown with YAML front matter (format in knowledge/outreach/FORMAT.md).
+
+An article is national (it holds everywhere) unless its front matter names `place: <policy document id>`: a
+place article explains in plain words what that one document says for its area, and its chunks carry the
+document's region so that a family elsewhere is not given another county's plan as if it were theirs.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class Article:
     path: Path
     body_start_line: int = 1
     section_lines: dict[str, int] = field(default_factory=dict)
+    place: str = ""  # policy document id (knowledge/policy/documents.yaml) for a place article, "" if national
 
     @property
     def one_liner(self) -> str:
@@ -100,6 +106,9 @@ def parse_article(path: Path) -> Article:
         end = heads[i + 1].start() if i + 1 < len(heads) else len(body)
         sections[head.group(1)] = body[head.end():end].strip()
         section_lines[head.group(1)] = body_start + body[: head.start()].count("\n")
+    place = meta.get("place") or ""
+    if not isinstance(place, str):
+        raise IngestError(f"{path.name}: 'place' must be one policy document id")
     reviewed = meta.get("reviewed", "")
     if isinstance(reviewed, (dt.date, dt.datetime)):
         reviewed = reviewed.isoformat()
@@ -115,12 +124,20 @@ def parse_article(path: Path) -> Article:
         path=path,
         body_start_line=body_start,
         section_lines=section_lines,
+        place=place.strip(),
     )
 
 
-def article_chunks(article: Article) -> list[Chunk]:
-    """One chunk per section (出处 excluded); the first also carries the question variants."""
+NATIONAL = "全国"
+
+
+def article_chunks(article: Article, region: str = NATIONAL, place_title: str = "") -> list[Chunk]:
+    """One chunk per section (出处 excluded); the first also carries the question variants.
+
+    A place article passes its document's `region` (as that document's policy chunks have it) and short title;
+    its chunks keep kind "outreach" and name the document in `extra["place"]`."""
     chunks: list[Chunk] = []
+    extra_place = {"place": article.place} if article.place else {}
     questions = "；".join(article.questions)
     for name, content in article.sections.items():
         if name == "出处" or not content.strip():
@@ -133,15 +150,15 @@ def article_chunks(article: Article) -> list[Chunk]:
                 doc_id=article.id,
                 kind="outreach",
                 title=article.title,
-                short_title=article.title,
-                region="全国",
+                short_title=place_title or article.title,
+                region=region,
                 topic=article.topic,
                 section=name,
                 position=len(chunks),
                 text=flat,
                 search_text=search,
                 source_file=f"outreach/{article.path.name}",
-                extra={"sources": list(article.sources)},
+                extra={"sources": list(article.sources), **extra_place},
             )
         )
     return chunks

@@ -35,6 +35,19 @@ def _can_log_in(settings: Settings, name: str, password: str) -> bool:
             return False
 
 
+def test_user_add_to_a_regions_local_team_from_the_routing_file(settings: Settings) -> None:
+    from bot.console.accounts import teams_of
+    from bot.storage.models import Team
+
+    result = CliRunner().invoke(main, ["user", "add", "qd", "--role", "counsellor", "--team", "qidong",
+                                       "--password-stdin"], input="a long enough secret\n")
+    assert result.exit_code == 0, result.output
+    with session_scope(settings) as session:
+        account = session.scalar(select(Account).where(Account.username == "qd"))
+        assert teams_of(session, account.id) == {"qidong"}
+        assert session.get(Team, "qidong").name == "启东市未成年人保护工作站"
+
+
 def test_user_add_with_password_from_stdin(settings: Settings) -> None:
     result = CliRunner().invoke(main, ["user", "add", "li", "--role", "counsellor", "--team", "12356",
                                        "--password-stdin"], input="a long enough secret\n")

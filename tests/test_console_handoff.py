@@ -168,11 +168,23 @@ def test_contact_panel_stores_the_person_and_masks_the_phone_in_lists(server: Se
     assert detail["phone"] == "139****5678" and detail["relationship"] == "奶奶"
 
 
-def test_queue_search_by_case_number_or_phone(server: Server, family: httpx.Client) -> None:
+def test_one_search_box_finds_by_case_number_reference_or_phone(server: Server, family: httpx.Client) -> None:
     case_id = _red_case(family, server.settings)
     add_account(server.settings, "boss", role="supervisor")
     boss, _ = login(server, "boss")
     _post(boss, case_id, "contact", phone="13912345678")
-    for query in (str(case_id), f"#{case_id}", "5678", "139 1234 5678"):
+    with session_scope(server.settings) as session:
+        ref = session.get(Case, case_id).public_ref
+    queue = boss.get("/console").text
+    assert queue.count('type="search"') == 1 and 'name="ref"' not in queue  # one box
+    found = (str(case_id), f"#{case_id}", ref, ref.lower(), f"#{ref[:4]}-{ref[4:]}", "5678", "139 1234 5678",
+             "+86 139-1234-5678")
+    for query in found:
         assert f'data-case="{case_id}"' in boss.get("/console/queue/rows", params={"q": query}).text, query
-    assert f'data-case="{case_id}"' not in boss.get("/console/queue/rows", params={"q": "13800000000"}).text
+    for query in ("13800000000", "678", "ZZZZZZZZ", "1 OR 1=1", "1391234"):
+        assert f'data-case="{case_id}"' not in boss.get("/console/queue/rows", params={"q": query}).text, query
+    _post(boss, case_id, "claim")
+    _post(boss, case_id, "close", outcome="resolved")  # a family calling back about a closed case is found too
+    assert f'data-case="{case_id}"' not in boss.get("/console/queue/rows").text
+    assert f'data-case="{case_id}"' in boss.get("/console/queue/rows", params={"q": "5678"}).text
+    assert f'data-case="{case_id}"' not in boss.get("/console/queue/rows", params={"q": "5678", "status": "open"}).text

@@ -101,3 +101,27 @@ def test_console_shows_both_and_finds_a_case_by_reference(server: Server) -> Non
     assert 'data-case="' not in client.get("/console", params={"ref": "ZZZZZZZZ"}).text
     assert 'data-case="' not in client.get("/console", params={"ref": "1 OR 1=1"}).text
     assert ref in client.get(f"/console/cases/{wanted}").text
+
+
+def _holds_integer(value: object, number: int) -> bool:
+    """Whether a JSON value holds `number` as an integer, or as a string that is just that number."""
+    if isinstance(value, dict):
+        return any(_holds_integer(item, number) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_integer(item, number) for item in value)
+    return (isinstance(value, int) and not isinstance(value, bool) and value == number) or value == str(number)
+
+
+def test_family_facing_answers_never_carry_the_case_number(server: Server) -> None:
+    """The web chat's answer and history (what a family's page reads) name the case by its reference only."""
+    for n in range(3):  # the family's case is not case 1: an integer 1 elsewhere would prove nothing
+        add_case(server.settings, external_id=f"earlier-{n}")
+    with httpx.Client(base_url=server, timeout=30) as family:
+        family.get("/")
+        answer = family.post("/api/chat", json={"text": "孙女说活着太累了，今晚就跳河"}).json()
+        history = family.get("/api/chat/history").json()
+    with session_scope(server.settings) as session:
+        case = session.scalar(select(Case).where(Case.public_ref == answer["case_id"]))
+    assert case is not None and case.id > 3 and REF.fullmatch(answer["case_id"])
+    assert not _holds_integer({key: value for key, value in answer.items() if key != "reply"}, case.id)
+    assert history["messages"] and all("case_id" not in message for message in history["messages"])

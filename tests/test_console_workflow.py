@@ -94,6 +94,21 @@ def test_abuse_case_needs_a_mandatory_report_or_a_deferral_to_close(db: Settings
     assert _status(db, case_id) == "closed"
 
 
+def test_a_report_time_given_in_beijing_time_reads_back_as_the_same_moment(db: Settings) -> None:
+    """Was a bug on SQLite: 10:30 Beijing time stored as the wall time 10:30, read back as UTC (18:30)."""
+    from bot.console.accounts import aware
+    from bot.storage.models import MandatoryReport
+
+    me = add_account(db, "amy", teams=("12355",))
+    case_id = add_case(db, "他爸又打孩子", categories=("abuse",), team="12355", mandatory=True)
+    _run(db, case_id, me, wf.claim)
+    beijing = dt.datetime(2025, 3, 1, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    _run(db, case_id, me, wf.record_mandatory_report, "派出所", beijing, "HL-1")
+    with session_scope(db) as session:
+        stored = session.scalar(select(MandatoryReport.reported_at).where(MandatoryReport.case_id == case_id))
+    assert aware(stored) == beijing
+
+
 def test_counsellor_cannot_see_or_act_on_another_counsellors_case(db: Settings) -> None:
     amy, ben = add_account(db, "amy"), add_account(db, "ben")
     boss = add_account(db, "boss", role="supervisor", teams=())
@@ -154,3 +169,12 @@ def test_record_case_puts_a_new_case_in_its_teams_queue(db: Settings) -> None:
         change = record_case(session, user, message, result, db.teams_file)
         assert change.team == team_for(result.categories, db.teams_file)
         assert session.get(Case, change.case_id).team == change.team
+
+
+def test_routing_by_region_matches_the_name_inside_what_the_person_said(tmp_path) -> None:
+    regional = tmp_path / "teams.yaml"
+    regional.write_text("default_team: local\ncategories: {suicide: '12356'}\nregions: {启东: {suicide: local}}\n",
+                        "utf-8")
+    assert team_for(("suicide",), regional, region="启东市") == "local"
+    assert team_for(("suicide",), regional, region="江苏启东") == "local"
+    assert team_for(("suicide",), regional, region="安化县") == "12356"

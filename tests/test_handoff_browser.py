@@ -1,8 +1,10 @@
 """The handoff story in headless Chromium with two browser contexts (the family's web chat and the counsellor's
 console), on SQLite and PostgreSQL: red message -> queue -> claim-and-send -> the family sees the counsellor
 -> the family's answer appears live on the case page and the bot stays quiet -> a new emergency gets 120 at
-once and the case page alerts the counsellor; the call-back number the family gave shows tap-to-call ->
-「交还给机器人」 -> the case is closed with its note visible."""
+once and the case page alerts the counsellor; the call-back number the family gave shows tap-to-call -> the
+child is being beaten (a new red category): 110 at once, and the case now needs the mandatory report, which
+the counsellor records (to whom, when, reference) -> 「交还给机器人」 -> the case is closed, and the closed case
+page keeps the report record and the closing note (also when opened again)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ RED = "我家孙子跟我说他不想活了，想去死"
 QUESTION = "孩子现在在您身边吗？"
 SAFE_NOW = "在身边，我们安全，谢谢老师"
 FALL = "孩子从楼梯上摔下来，叫不醒"
+BEATEN = "他爸爸喝醉了用皮带抽他，身上全是血印子"
+POLICE = "启东市公安局汇龙派出所"
+REPORTED_AT = "2025-03-01T10:30"  # Beijing time, as the datetime-local field takes it
+REFERENCE = "HL-20250301-07"
 TIMEOUT_MS = 8000
 
 
@@ -84,6 +90,20 @@ def test_the_counsellor_holds_the_conversation_in_two_browsers(base: str) -> Non
         expect(console.locator("#risk-alert")).to_be_visible()
         expect(console.locator("#live-messages li.live", has_text=FALL)).to_be_visible()
 
+        _say(family, BEATEN)  # a new red category: its own safety reply, 110 first
+        expect(bot.last).to_contain_text("110")
+        assert "110" in bot.last.locator(".text").inner_text().splitlines()[0]
+        expect(console.locator("#live-messages li.live", has_text=BEATEN)).to_be_visible()
+
+        console.reload()  # abuse: the case now needs the mandatory report before it may be closed
+        report = console.locator(".card.mandatory")
+        expect(report).to_contain_text("结案前必须填写")
+        report.locator("input[name=reported_to]").fill(POLICE)
+        report.locator("input[name=reported_at]").fill(REPORTED_AT)
+        report.locator("input[name=reference]").fill(REFERENCE)
+        report.get_by_role("button", name="记录报告").click()
+        expect(console.locator(".card.mandatory")).to_contain_text(f"已报告：{POLICE}")
+
         console.get_by_role("button", name="交还给机器人").click()
         expect(console.locator("#conversation-mode")).to_have_attribute("data-mode", "bot")
         expect(bot.last).to_contain_text(prompt_text("replies/handback.txt").splitlines()[0][:10])
@@ -91,5 +111,12 @@ def test_the_counsellor_holds_the_conversation_in_two_browsers(base: str) -> Non
         close = console.locator("#close-form")
         close.locator("input[name=note]").fill("孩子已送医，家长在身边")
         close.get_by_role("button", name="结案").click()
-        expect(console.locator("#closing-note")).to_contain_text("孩子已送医")
+        expect(console.locator("#case-status")).to_have_attribute("data-status", "closed")
+        case_url = console.url.split("?")[0]
+        for _ in range(2):  # right after closing, and opened again later
+            expect(console.locator("#closing-note")).to_contain_text("孩子已送医")
+            record = console.locator("#closed-report")
+            for part in (POLICE, "2025-03-01 10:30", REFERENCE):
+                expect(record).to_contain_text(part)
+            console.goto(case_url)
         browser.close()

@@ -28,6 +28,7 @@ RED = "孩子说不想活了"
 SAFE_NOW = "在身边，我们安全，谢谢老师"
 WORSE = "老师，孩子现在不说话了，一直躺着，叫他也不理我，我好怕"
 FALL = "孩子从楼梯上摔下来，叫不醒"
+BEATEN = "他爸爸喝醉了用皮带抽他，身上全是血印子"
 
 
 @pytest.fixture
@@ -103,26 +104,58 @@ def _wait_for_alerts(hook: WebhookReceiver, n: int) -> None:
         time.sleep(0.05)
 
 
+def _raised(db: Settings, case_id: int) -> list[dict]:
+    with session_scope(db) as session:
+        return list(session.scalars(select(CaseEvent.payload).where(CaseEvent.case_id == case_id,
+                                                                    CaseEvent.kind == "risk_raised")
+                                    .order_by(CaseEvent.id)))
+
+
 def test_a_rise_in_risk_gets_the_crisis_reply_and_alerts_the_counsellor(db: Settings, convo: Conversation,
                                                                         hook: WebhookReceiver) -> None:
     case_id, _, user_id = _human_case(db, convo)
     _wait_for_alerts(hook, 1)
     hook.received.clear()
-    worse = say(convo, WORSE)  # red again, with a new category (the child does not respond)
-    assert worse.level == "red" and worse.intent == "crisis" and "120" in worse.reply_text.splitlines()[0]
     fall = say(convo, FALL)  # a new emergency situation: 120 at once
     assert fall.level == "red" and fall.intent == "crisis" and "120" in fall.reply_text.splitlines()[0]
     assert say(convo, FALL).reply_text == ""  # the same again is no rise: the counsellor answers
+    beaten = say(convo, BEATEN)  # a new red category: its own reply (110), not the suicide script again
+    assert beaten.level == "red" and beaten.intent == "crisis"
+    assert beaten.reply_text.splitlines()[0] == prompt_text("crisis/red_abuse.txt").splitlines()[0]
+    assert say(convo, BEATEN).reply_text == ""
     with session_scope(db) as session:
-        raised = list(session.scalars(select(CaseEvent.payload).where(CaseEvent.case_id == case_id,
-                                                                      CaseEvent.kind == "risk_raised")
-                                      .order_by(CaseEvent.id)))
         assert session.get(ConversationMode, user_id).mode == HUMAN  # the counsellor still holds it
-    assert [(p["level"], p["situation"], p["crisis_reply"]) for p in raised] == [
-        ("red", "none", True), ("red", "fall", True)]
+    assert [(p["level"], p["situation"], p["new_categories"], p["crisis_reply"]) for p in _raised(db, case_id)] == [
+        ("red", "fall", ["emergency"], True), ("red", "fall", ["abuse"], True)]
     _wait_for_alerts(hook, 2)
     assert [(alert["kind"], alert["case_id"]) for alert in hook.received] == [("risk_raised", case_id)] * 2
-    assert _outbound(db, user_id)[-1] == ("bot", fall.reply_text)
+    assert _outbound(db, user_id)[-1] == ("bot", beaten.reply_text)
+
+
+def test_a_new_yellow_category_in_a_red_conversation_alerts_without_a_script(
+        db: Settings, convo: Conversation, hook: WebhookReceiver) -> None:
+    """The issue's grandmother: 「孩子现在不说话了…」 after the suicide talk adds low mood (a yellow category) to a
+    red case whose red category is known. The counsellor is alerted; the bot does not repeat the red script."""
+    case_id, _, user_id = _human_case(db, convo)
+    _wait_for_alerts(hook, 1)
+    hook.received.clear()
+    before = _outbound(db, user_id)
+    worse = say(convo, WORSE)
+    assert worse.level == "red" and worse.reply_text == "" and worse.intent == "human"
+    assert _outbound(db, user_id) == before
+    assert [(p["new_categories"], p["crisis_reply"]) for p in _raised(db, case_id)] == [(["emotional"], False)]
+    _wait_for_alerts(hook, 1)
+    assert [(alert["kind"], alert["case_id"]) for alert in hook.received] == [("risk_raised", case_id)]
+
+
+def test_a_yellow_case_escalated_to_red_in_human_mode_gets_the_red_reply(db: Settings, convo: Conversation) -> None:
+    case_id = say(convo, "孩子最近总是哭，说想爸爸妈妈，晚上睡不着").case_id
+    amy = add_account(db, "amy")
+    send_reply(db, case_id, actor(db, amy), "孩子这样多久了？")
+    red = say(convo, "孩子刚才说不想活了")  # a higher level
+    assert red.level == "red" and red.intent == "crisis" and red.case_id == case_id
+    assert red.reply_text.splitlines()[0] == prompt_text("crisis/red_suicide.txt").splitlines()[0]
+    assert [p["crisis_reply"] for p in _raised(db, case_id)] == [True]
 
 
 def test_a_new_yellow_category_alerts_without_a_script(db: Settings, convo: Conversation,
@@ -134,6 +167,7 @@ def test_a_new_yellow_category_alerts_without_a_script(db: Settings, convo: Conv
     assert bullied.level == "yellow" and bullied.reply_text == "" and bullied.case_id == case_id
     _wait_for_alerts(hook, 1)
     assert [(alert["kind"], alert["severity"]) for alert in hook.received] == [("risk_raised", "yellow")]
+    assert [(p["new_categories"], p["crisis_reply"]) for p in _raised(db, case_id)] == [(["bullying"], False)]
 
 
 def test_holding_line_once_until_the_counsellor_writes_again(db: Settings, convo: Conversation) -> None:
@@ -296,3 +330,19 @@ def test_release_to_the_team_and_hand_to_a_named_colleague(db: Settings, convo: 
     with session_scope(db) as session:
         case = session.get(Case, case_id)
         assert (case.assigned_to, case.status) == (None, "open") and not in_human_mode(session, user_id)
+
+
+def test_the_issues_grandmother_hears_120_when_the_child_stops_answering_after_the_pesticide(
+        db: Settings, convo: Conversation, hook: WebhookReceiver) -> None:
+    """Issue 16's story: the grandson held a pesticide bottle; in human mode 「一直躺着，叫他也不理我」 may be a
+    poisoning, a new emergency: the family gets 120 at once and the counsellor is alerted."""
+    case_id = say(convo, "我孙子手里拿着农药瓶子，说不想活了").case_id
+    amy = add_account(db, "amy")
+    send_reply(db, case_id, actor(db, amy), "孩子现在在您身边吗？")
+    assert say(convo, SAFE_NOW).reply_text == ""
+    worse = say(convo, WORSE)
+    assert worse.level == "red" and worse.intent == "crisis" and worse.case_id == case_id
+    assert "120" in worse.reply_text.splitlines()[0]
+    assert any(p["situation"] == "poisoning" and p["crisis_reply"] for p in _raised(db, case_id))
+    _wait_for_alerts(hook, 2)
+    assert ("risk_raised", case_id) in [(alert["kind"], alert["case_id"]) for alert in hook.received]

@@ -84,3 +84,38 @@ def test_duplicate_ids_are_reported(small_knowledge: Path) -> None:
     (small_knowledge / "outreach" / "copy.md").write_text(first.read_text("utf-8"), "utf-8")
     corpus = load_corpus(small_knowledge)
     assert any("duplicate id" in e for e in corpus.errors)
+
+
+YUNXI = "yunxi-left-behind-care-3year"
+PLACE = GOOD.replace("id: test-article", "id: place-test").replace(
+    "topic: eyes", f"topic: services\nplace: {YUNXI}"
+)
+
+
+def test_place_article_takes_its_documents_region(small_knowledge: Path) -> None:
+    write(small_knowledge / "outreach", "place-test.md", PLACE)
+    corpus = load_corpus(small_knowledge)
+    assert corpus.errors == []
+    policy_region = {c.region for c in corpus.chunks if c.doc_id == YUNXI}
+    place = [c for c in corpus.chunks if c.doc_id == "place-test"]
+    assert policy_region == {"湖南省岳阳市云溪区"}
+    assert place and {c.region for c in place} == policy_region
+    assert all(c.kind == "outreach" and c.extra["place"] == YUNXI for c in place)
+    assert {c.short_title for c in place} == {corpus.policies[YUNXI].short_title}  # cited as the document
+    assert corpus.articles["place-test"].place == YUNXI
+    national = [c for c in corpus.chunks if c.kind == "outreach" and c.doc_id != "place-test"]
+    assert national and all(c.region == "全国" and "place" not in c.extra for c in national)
+
+
+def test_place_article_for_an_unknown_document_is_skipped_not_served_as_national(small_knowledge: Path) -> None:
+    write(small_knowledge / "outreach", "place-test.md", PLACE.replace(YUNXI, "nowhere-plan"))
+    corpus = load_corpus(small_knowledge)
+    assert any(e.startswith("place-test.md: place 'nowhere-plan'") for e in corpus.errors), corpus.errors
+    assert "place-test" not in corpus.articles
+    assert not [c for c in corpus.chunks if c.doc_id == "place-test"]
+
+
+def test_place_must_name_one_document(tmp_path: Path) -> None:
+    path = write(tmp_path, "place-test.md", PLACE.replace(f"place: {YUNXI}", "place: [a, b]"))
+    with pytest.raises(IngestError, match="'place' must be one policy document id"):
+        parse_article(path)

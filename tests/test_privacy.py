@@ -14,7 +14,7 @@ from bot.config import Settings, get_settings
 from bot.privacy import UserNotFound, delete_user, export_user, purge
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
-from bot.storage.models import Case, CaseEvent, ChannelUser, Message, WechatFollower, WechatOutbox, utcnow
+from bot.storage.models import Case, CaseEvent, ChannelUser, Contact, Message, WechatFollower, WechatOutbox, utcnow
 
 NOW = utcnow()
 
@@ -92,22 +92,32 @@ def test_export_and_delete_user(db_settings: Settings) -> None:
     with session_scope(db_settings) as session:
         user = _user(session, "o-family-1")
         case = _case(session, user, "open", updated_days=0)
+        case.region = "江苏省启东市汇龙镇"
         _message(session, user, "孩子最近不说话", days=0, case=case)
         other = _user(session, "o-family-2")
         _message(session, other, "别人的消息", days=0)
         session.add(WechatOutbox(openid="o-family-1", msg_key="wx:9", text="答复", status="queued"))
         session.add(WechatFollower(openid="o-family-1"))
 
+    from bot.conversation.profile import read_profile, remember
+    from bot.retrieval.places import places_in
+
+    with session_scope(db_settings) as session:
+        user_id = session.scalar(select(ChannelUser.id).where(ChannelUser.external_id == "o-family-1"))
+    remember(db_settings, user_id, read_profile("我是奶奶，我们启东这边", places_in(db_settings.knowledge_dir / "policy")))
     exported = export_user(db_settings, "wechat", "o-family-1")
     assert [m["text"] for m in exported["messages"]] == ["孩子最近不说话"]
+    assert exported["profile"]["relationship"] == "奶奶" and exported["profile"]["region"] == "启东"
     assert exported["cases"][0]["events"][0]["kind"] == "created"
+    assert exported["cases"][0]["region"] == "江苏省启东市汇龙镇"  # where the family is: theirs to see
     json.dumps(exported, ensure_ascii=False)  # JSON-ready
 
     counts = delete_user(db_settings, "wechat", "o-family-1")
-    assert counts == {"messages": 1, "cases": 1, "outbox": 1, "followers": 1}
+    assert counts == {"answer_records": 0, "messages": 1, "cases": 1, "outbox": 1, "followers": 1}
     with session_scope(db_settings) as session:
         assert set(session.scalars(select(Message.text))) == {"别人的消息"}
         assert _count(session, CaseEvent) == 0
+        assert session.get(Contact, user_id) is None  # the profile goes with the person
     with pytest.raises(UserNotFound):
         export_user(db_settings, "wechat", "o-family-1")
 

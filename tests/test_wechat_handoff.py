@@ -68,6 +68,11 @@ def _counsellor_writes(settings: Settings, openid: str, text: str) -> int:
     return case_id
 
 
+def _first_response(settings: Settings, case_id: int):  # type: ignore[no-untyped-def]
+    with session_scope(settings) as session:
+        return session.get(Case, case_id).first_response_at
+
+
 def _wait_for(condition, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not condition():
@@ -80,9 +85,14 @@ def test_service_account_pushes_the_counsellor_and_stays_quiet(service: tuple[st
     url, settings = service
     _, crisis = send(url, "o-grandma", RED)
     assert crisis and "12356" in crisis
-    _counsellor_writes(settings, "o-grandma", QUESTION)
+    api.slow_path, api.slow_seconds = SEND, 2.0  # the 客服消息 call takes two seconds to be answered
+    case_id = _counsellor_writes(settings, "o-grandma", QUESTION)
+    assert _first_response(settings, case_id) is None  # written, queued: not yet a response
     _wait_for(lambda: any(call["json"].get("text", {}).get("content") == QUESTION for call in api.calls(SEND)))
     assert api.calls(SEND)[-1]["json"]["touser"] == "o-grandma"
+    assert _first_response(settings, case_id) is None  # the API has the message, but has not accepted it yet
+    _wait_for(lambda: _first_response(settings, case_id) is not None)  # counted once WeChat accepted it
+    api.slow_seconds = 0.0
     raw, content = send(url, "o-grandma", SAFE_NOW)
     assert raw == "success" and content is None  # the counsellor answers, not the bot
     _, emergency = send(url, "o-grandma", FALL)
@@ -98,8 +108,10 @@ def test_subscription_account_gives_the_counsellor_message_as_the_next_passive_r
     assert not api.calls(SEND)
     with session_scope(settings) as session:
         assert session.scalar(select(WechatOutbox.status).where(WechatOutbox.case_id == case_id)) == "held"
+    assert _first_response(settings, case_id) is None  # held: the family has not seen it
     _, content = send(url, "o-sub", SAFE_NOW)
     assert content == QUESTION
+    assert _first_response(settings, case_id) is not None  # it went out as the passive reply
     raw, content = send(url, "o-sub", "好的")
     assert raw == "success" and content is None  # given once
     _counsellor_writes(settings, "o-sub", "请一直陪着他")

@@ -194,21 +194,39 @@ class ExtractiveComposer:
         if not self.confident(question, hits):
             return Composed(body="", grounded=False)
         top = hits[0]
-        if not named_docs:
-            # No place named: a local rule is not the asker's rule, so a matching article leads and the best
-            # local line follows it (「在启东，…」).
-            article_hit = next((h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles), None)
-            if article_hit is not None:
-                narrow = self._focused(focus, article_hit) if focus else None
-                return narrow or self._from_article(question, article_hit, hits)
+        articles = [h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles]
+        if named_docs:
+            # A place named: that place's plain explainer (a place article for its document) answers first.
+            article_hit = next((h for h in articles if self._article_place(h) in named_docs), None)
+        else:
+            # No place named: a local rule is not the asker's rule, so a national article leads and the best
+            # local line follows it (「在启东，…」). Without one, the best local material answers, in plain words
+            # when a place article explains it (its 一句话 names the place).
+            article_hit = next((h for h in articles if not self._article_place(h)), None)
+            if article_hit is None:
+                local = next((h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "policy" or h in articles), None)
+                article_hit = local if local is not None and local.metadata["kind"] == "outreach" else None
+        if article_hit is not None:
+            narrow = self._focused(focus, article_hit) if focus else None
+            return narrow or self._from_article(question, article_hit, hits)
         policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
         if not policy:
             return self._from_article(question, top, hits)
         return self._from_policy(question, policy)
 
+    def _article_place(self, hit: Hit) -> str:
+        """The policy document a place article explains ("" for a national article)."""
+        article = self.articles.get(hit.doc_id)
+        return article.place if article is not None else ""
+
+    def _article_source(self, article: Article, hit: Hit) -> Source:
+        """A place article is cited by the document it explains (「出处：《启东市…方案》」)."""
+        title = str(hit.metadata.get("short_title") or article.title) if article.place else article.title
+        return Source(article.id, title, hit.section, "outreach")
+
     def _from_article(self, question: str, top: Hit, hits: list[Hit]) -> Composed:
         article = self.articles[top.doc_id]
-        sources = [Source(article.id, article.title, top.section, "outreach")]
+        sources = [self._article_source(article, top)]
         body = article.one_liner
         worry = self._worry_plan(question, article, hits)
         if _ASKS_WARNING_RE.search(question) and article.warnings:
@@ -218,8 +236,10 @@ class ExtractiveComposer:
         if worry is not None:
             body = f"{body}\n{prompt_text('replies/worry_plan.txt').format(title=worry.title, plan=worry.one_liner)}"
             sources.append(Source(worry.id, worry.title, "一句话", "outreach"))
-        # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding.
-        extra = self._best_extra_line(question, [h for h in hits[:4] if h.metadata["kind"] == "policy"])
+        # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding under
+        # a national article; a place article already holds its document's figures.
+        local = [h for h in hits[:4] if h.metadata["kind"] == "policy" or self._article_place(h)]
+        extra = None if article.place else self._best_extra_line(question, local)
         if extra:
             body = f"{body}\n{extra[0]}"
             sources.append(extra[1])
@@ -264,7 +284,9 @@ class ExtractiveComposer:
             return None
         kept = sorted(best[:FOCUS_LINES], key=lambda item: item[1])
         body = "".join(line if line.endswith(("。", "！", "？")) else f"{line}。" for _, _, line in kept)
-        sources = (Source(article.id, article.title, top.section, "outreach"),)
+        if article.place:
+            body = self._with_place(top, body)
+        sources = (self._article_source(article, top),)
         return Composed(body=body, sources=sources, evidence=(*lines, top.text))
 
     def _warnings_for(self, question: str, article: Article, budget: int = WARNING_BUDGET) -> str:
@@ -279,9 +301,16 @@ class ExtractiveComposer:
         return "".join(w for w in article.warnings if w in kept)
 
     def _best_extra_line(self, question: str, other_hits: list[Hit]) -> tuple[str, Source] | None:
+        """The local line worth adding under a national article: a matching place article's 一句话 (plain, and it
+        names its place) before any sentence of a policy document."""
         if not other_hits:
             return None
-        units = self._units(question, other_hits)
+        explainers = [h for h in other_hits if self._article_place(h)]
+        units = self._units(question, explainers) if explainers else []
+        if units and units[0].overlap >= EXTRA_LINE_MIN_SCORE:
+            best_hit = units[0].hit
+            return self._with_place(best_hit, self.articles[best_hit.doc_id].one_liner), self._source(best_hit)
+        units = self._units(question, [h for h in other_hits if h.metadata["kind"] == "policy"])
         if not units or units[0].overlap < EXTRA_LINE_MIN_SCORE:
             return None
         best = units[0]
@@ -418,7 +447,8 @@ class ExtractiveComposer:
         return unique
 
     def _with_place(self, hit: Hit, text: str) -> str:
-        place = self.place_names.get(hit.doc_id, "")
+        """「在启东，…」 for a line of a policy document or place article; national material is left as it is."""
+        place = self.place_names.get(hit.doc_id) or self.place_names.get(self._article_place(hit), "")
         return f"在{place}，{text}" if place and not text.startswith(("在", place)) else text
 
     def _source(self, hit: Hit) -> Source:

@@ -27,6 +27,8 @@ def source_line(composed: Composed) -> str:
     if not composed.sources:
         return ""
     first = composed.sources[0]
+    if first.kind == "curated":  # a supervisor's answer: its 出处 as written, with the year
+        return f"出处：{first.title}（{first.section}）" if first.title else ""
     title = first.title.strip("《》")
     section = _SECTION_NUMBER_RE.sub("", first.section) if first.kind == "policy" else ""
     return f"出处：《{title}》{section}"

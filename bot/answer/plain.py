@@ -252,9 +252,3 @@ def plain_table_row(text: str, keep_who: bool, rewrite: bool = True) -> str:
     body = "；".join(details[:2])
     body = _rewrite_words(body) if rewrite else body
     return f"{subject}：{body}。" if subject else f"{body}。"
-
-
-def plain_sentence(sentence: str, keep_who: bool) -> str:
-    """One whole policy sentence, rewritten plainly (framing clauses dropped); the numbers, who and what stay."""
-    kept = [c for c in clauses(sentence.strip()) if not is_framing(c)]
-    return plain_clause("".join(kept), keep_who) if kept else ""

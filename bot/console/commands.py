@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from bot.cases import ensure_region_teams
 from bot.config import get_settings
 from bot.console.accounts import ROLES, create_account, find_account, generate_password, set_password, unlock
 from bot.console.audit import audit
@@ -33,7 +34,8 @@ def user_group() -> None:
 @user_group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--team", "teams", multiple=True, help="Team key, repeatable: 12356, 12355, local.")
+@click.option("--team", "teams", multiple=True, help="Team key, repeatable: 12356, 12355, local, or a region's team "
+              "from the routing file (e.g. qidong).")
 @click.option("--display-name", default="", help="Name shown in the console (default: NAME).")
 @click.option("--on-call", is_flag=True, help="Alerted for every red case.")
 @click.option("--wechat-openid", default="", help="Bound WeChat openid for template-message alerts.")
@@ -44,6 +46,8 @@ def user_add_command(name: str, role: str, teams: tuple[str, ...], display_name:
     settings = get_settings()
     upgrade(settings)
     password, generated = _password(password_stdin)
+    with session_scope(settings) as session:
+        ensure_region_teams(session, settings.teams_file)  # a member of a region's local team (routing file)
     with session_scope(settings) as session:
         account = create_account(session, name, password, role, teams, display_name, on_call)
         account.wechat_openid = wechat_openid or None

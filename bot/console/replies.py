@@ -1,8 +1,13 @@
 """A counsellor's reply to the family, through the channel the case came from.
 
 WeChat: stored as an outbound message and queued as 客服消息 (allowed within 48 h of the user's last
-message); a 订阅号 cannot push, so it is held for the family's next message (bot.conversation.family). Web chat: stored only; the visitor's page polls for new outbound messages. Other channels cannot
-receive replies; the message is still stored so the transcript shows what was meant to be said.
+message); a 订阅号 cannot push, so it is held for the family's next message (bot.conversation.family). Web chat:
+stored only; the visitor's page polls for new outbound messages. Other channels cannot receive replies; the
+message is still stored so the transcript shows what was meant to be said.
+
+The reply counts as the case's (first) response when it reaches the family, not when it is sent from here:
+web chat at once (stored is shown), WeChat when the 客服消息 API accepted it or the 订阅号's passive reply
+carried it (bot.cases.response_delivered).
 """
 
 from __future__ import annotations

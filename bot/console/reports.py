@@ -68,8 +68,8 @@ def report(session: Session, settings: Settings, start: dt.date, end: dt.date) -
     }
 
 
-CSV_COLUMNS = ("case_id", "created_at", "severity", "categories", "channel", "team", "status", "assigned_to",
-               "first_response_at", "first_response_minutes", "sla", "referrals", "mandatory_report",
+CSV_COLUMNS = ("case_id", "created_at", "severity", "categories", "channel", "team", "region", "status",
+               "assigned_to", "first_response_at", "first_response_minutes", "sla", "referrals", "mandatory_report",
                "follow_ups_due", "follow_ups_done", "closed_at", "outcome")
 
 
@@ -87,7 +87,8 @@ def _cell(value: object) -> object:
 
 
 def cases_csv(session: Session, settings: Settings, start: dt.date, end: dt.date) -> str:
-    """台账: one row per case created in the range (Beijing dates); no message text, no contact details."""
+    """台账: one row per case created in the range (Beijing dates); no message text, no contact details (the
+    region is the case's, e.g. 启东市汇龙镇: where help is needed, not how to reach the person)."""
     cases = cases_between(session, start, end)
     ids = [case.id for case in cases]
     names = dict(session.execute(select(Account.id, Account.username)).all())
@@ -109,7 +110,8 @@ def cases_csv(session: Session, settings: Settings, start: dt.date, end: dt.date
         planned = follow_ups.get(case.id, [])
         writer.writerow([_cell(value) for value in (
             case.id, _stamp(case.created_at), case.severity, ";".join(case.categories or []), case.channel,
-            case.team or "", case.status, names.get(case.assigned_to, ""), _stamp(case.first_response_at),
+            case.team or "", case.region or "", case.status, names.get(case.assigned_to, ""),
+            _stamp(case.first_response_at),
             "" if minutes is None else round(minutes, 1), sla_state(case, settings, now),
             ";".join(referrals.get(case.id, [])),
             reports.get(case.id, "required" if case.mandatory_report else ""),

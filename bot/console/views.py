@@ -4,8 +4,10 @@ case with its transcript, evidence, history and records."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String, and_, case as when, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -76,8 +78,7 @@ class QueueFilters:
     mine: bool = False
     overdue: bool = False
     page: int = 1
-    ref: str = ""  # a case number or public reference: that case alone, in any status
-    search: str = ""  # a case number (#12 or 12) or a phone number (or its last digits)
+    search: str = ""  # the one search box: a case number (#12), a public reference or a phone (or its last 4+ digits)
 
 
 @dataclass
@@ -100,30 +101,44 @@ def _first_inbound(session: Session, case_ids: list[int]) -> dict[int, str]:
     return dict(session.execute(select(Message.case_id, Message.text).where(Message.id.in_(firsts))).all())
 
 
+def _phone_digits(text: str) -> str:
+    """The digits of a phone number as typed ('139 1234 5678', '+86 139…', '0513-8312 3456'), or "" when the
+    text is not only a phone number."""
+    if not text or re.search(r"[^\d\s+\-()（）]", text):
+        return ""
+    digits = re.sub(r"\D", "", text)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def search_matches(text: str):  # type: ignore[no-untyped-def]
+    """The cases the search box finds: by case number (#12 or 12), public reference (any case, typed with or
+    without # and -) or the family's call-back phone, whole or its last digits (at least 4)."""
+    text = text.strip()
+    wanted = [Case.public_ref == ref] if (ref := normalise_ref(text)) else []
+    if (number := text.lstrip("#").strip()).isascii() and number.isdigit() and len(number) <= 9:
+        wanted.append(Case.id == int(number))
+    if len(digits := _phone_digits(text)) >= 4:
+        stored = func.replace(func.replace(Contact.phone, "-", ""), " ", "")
+        wanted.append(Case.user_id.in_(select(Contact.user_id).where(stored.endswith(digits, autoescape=True))))
+    return or_(*wanted) if wanted else false()
+
+
 def _queue_query(actor: Actor, filters: QueueFilters, today: dt.date):  # type: ignore[no-untyped-def]
-    """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases."""
+    """The WHERE clause of the queue: every filter in SQL, so paging and counts see the same cases. A search
+    looks at closed cases too (a family calling back about an old case), unless a status is chosen."""
     query = select(Case).where(visible_filter(actor))
-    if filters.ref:
-        wanted = [Case.public_ref == ref] if (ref := normalise_ref(filters.ref)) else []
-        if (number := filters.ref.strip().lstrip("#")).isascii() and number.isdigit() and len(number) <= 9:
-            wanted.append(Case.id == int(number))
-        return query.where(or_(*wanted) if wanted else false())
-    query = query.where(Case.status == filters.status) if filters.status else query.where(Case.status.in_(OPEN))
+    if filters.search:
+        query = query.where(search_matches(filters.search))
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    elif not filters.search:
+        query = query.where(Case.status.in_(OPEN))
     if filters.severity:
         query = query.where(Case.severity == filters.severity)
     if filters.mine:
         query = query.where(Case.assigned_to == actor.account.id)
     if filters.category:  # categories is a JSON list of keys: match the quoted key in its text form
         query = query.where(cast(Case.categories, String).contains(f'"{filters.category}"', autoescape=True))
-    digits = re.sub(r"\D", "", filters.search)
-    if digits and len(digits) <= 9:  # a case number (phone searches need at least the last 4 digits as well)
-        by_phone = select(Contact.user_id).where(Contact.phone.contains(digits, autoescape=True)) \
-            if len(digits) >= 4 else None
-        query = query.where(or_(Case.id == int(digits), Case.user_id.in_(by_phone)) if by_phone is not None
-                            else Case.id == int(digits))
-    elif digits:
-        query = query.where(Case.user_id.in_(select(Contact.user_id).where(
-            func.replace(Contact.phone, "-", "").contains(digits, autoescape=True))))
     if filters.overdue:
         query = query.where(Case.id.in_(select(FollowUp.case_id).where(FollowUp.done_at.is_(None),
                                                                           FollowUp.due_on < today)))
@@ -136,16 +151,50 @@ def _unread():  # type: ignore[no-untyped-def]
                                      Message.id > func.coalesce(Case.read_upto, 0)).exists())
 
 
-def queue_order():  # type: ignore[no-untyped-def]
-    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then red cases with a family
-    message nobody has read, then the other red cases, then other cases with unread messages, then the rest;
-    each of those longest waiting first."""
+def _reply_waiting_since():  # type: ignore[no-untyped-def]
+    """When the family began waiting for the counsellor's next response on the case (NULL: not waiting): the
+    oldest family message since the conversation went to human mode on this case that no delivered counsellor
+    message or phone call has answered (cases.answered_upto), once the first response reached the family
+    (before that the first-response clock runs)."""
+    return (select(func.min(Message.created_at))
+            .join(ConversationMode, ConversationMode.user_id == Message.user_id)
+            .where(Message.case_id == Case.id, Message.direction == "in", Case.first_response_at.is_not(None),
+                   ConversationMode.mode == "human", ConversationMode.case_id == Case.id,
+                   Message.created_at >= ConversationMode.since,
+                   Message.id > func.coalesce(Case.answered_upto, 0))
+            .correlate(Case).scalar_subquery())
+
+
+def next_response_cutoff(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """A family waiting since before this has waited past the next-response target."""
+    return now - dt.timedelta(minutes=settings.sla_next_response_minutes)
+
+
+def queue_order(cutoff: dt.datetime | None = None):  # type: ignore[no-untyped-def]
+    """Unclaimed red cases newest first (a flood of old ones cannot hide a new one), then cases whose family has
+    waited past the next-response target in human mode (`cutoff`, red first, longest waiting first), then red
+    cases with a family message nobody has read, then the other red cases, then other cases with unread
+    messages, then the rest; each of those longest waiting first."""
     unclaimed_red = and_(Case.severity == "red", Case.assigned_to.is_(None))
     unread = _unread()
-    rank = when((unclaimed_red, 0), (and_(Case.severity == "red", unread), 1), (Case.severity == "red", 2),
-                (unread, 3), else_=4)
+    waiting = _reply_waiting_since()
+    overdue = waiting <= cutoff if cutoff is not None else false()
+    rank = when((unclaimed_red, 0), (overdue, 1), (and_(Case.severity == "red", unread), 2),
+                (Case.severity == "red", 3), (unread, 4), else_=5)
     newest_first = when((unclaimed_red, Case.created_at), else_=None)
-    return rank, newest_first.desc(), Case.created_at, Case.id
+    red_first = when((Case.severity == "red", 0), else_=1)
+    longest_waiting = when((overdue, waiting), else_=None)
+    return rank, newest_first.desc(), red_first, longest_waiting, Case.created_at, Case.id
+
+
+def reply_waits(session: Session, cases: list[Case]) -> dict[int, dt.datetime]:
+    """Since when each of these cases' family has waited for the next response (cases not waiting left out)."""
+    ids = [case.id for case in cases if case.first_response_at is not None]
+    if not ids:
+        return {}
+    since = _reply_waiting_since()
+    rows = session.execute(select(Case.id, since).where(Case.id.in_(ids))).all()
+    return {case_id: aware(at) for case_id, at in rows if at is not None}
 
 
 def unread_counts(session: Session, cases: list[Case]) -> dict[int, int]:
@@ -178,10 +227,14 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     total = sum(counts.values())
     pages = max(1, -(-total // size))
     page = min(max(1, filters.page), pages)
-    cases = list(session.scalars(query.order_by(*queue_order()).offset((page - 1) * size).limit(size)))
+    order = queue_order(next_response_cutoff(settings, now))
+    cases = list(session.scalars(query.order_by(*order).offset((page - 1) * size).limit(size)))
     previews = _first_inbound(session, [case.id for case in cases])
     names = dict(session.execute(select(Account.id, Account.display_name)).all())
+    team_names = dict(session.execute(select(Team.key, Team.name)).all())
     unread = unread_counts(session, cases)
+    waits = reply_waits(session, cases)
+    target = settings.sla_next_response_minutes
     phones = dict(session.execute(select(Contact.user_id, Contact.phone).where(
         Contact.user_id.in_([case.user_id for case in cases]), Contact.phone != "")).all())
     human = set(session.scalars(select(ConversationMode.case_id).where(
@@ -189,13 +242,26 @@ def queue_rows(session: Session, actor: Actor, settings: Settings, filters: Queu
     rows = [{
         "id": case.id, "ref": case.public_ref, "severity": case.severity, "categories": list(case.categories or []),
         "preview": mask(previews.get(case.id, ""))[:PREVIEW_CHARS], "channel": case.channel, "status": case.status,
-        "team": case.team, "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
+        "team": case.team, "team_name": team_names.get(case.team, case.team or ""), "region": case.region or "",
+        "assigned": names.get(case.assigned_to, ""), "sla": sla_state(case, settings, now),
         "waiting_minutes": int((now - aware(case.created_at)).total_seconds() // 60),
         "unread": unread.get(case.id, 0), "human": case.id in human,
         "phone": masked(phones.get(case.user_id, "")), "remaining": sla_remaining_minutes(case, settings, now),
+        **_reply_clock(waits.get(case.id), target, now),
     } for case in cases]
     red_shown = sum(row["severity"] == "red" for row in rows)
     return QueuePage(rows, page, pages, total, total - len(rows), counts.get("red", 0) - red_shown)
+
+
+def _reply_clock(since: dt.datetime | None, target: float, now: dt.datetime) -> dict:
+    """The next-response clock of a row: whole minutes the family has waited and minutes left to the target
+    (negative: that late), or Nones when nobody waits."""
+    if since is None:
+        return {"reply_wait": None, "reply_left": None, "reply_overdue": False}
+    waited = (now - since).total_seconds() / 60
+    left = target - waited
+    return {"reply_wait": int(waited), "reply_left": math.ceil(left) if left > 0 else -max(1, math.floor(-left)),
+            "reply_overdue": left <= 0}
 
 
 def due_follow_ups(session: Session, actor: Actor, today: dt.date) -> list[dict]:
@@ -260,6 +326,8 @@ def case_detail(session: Session, case: Case, actor: Actor, settings: Settings) 
         "last_message_id": max((m.id for m in messages), default=0), "hidden_messages": hidden, "events": events,
         "earlier": earlier,
         "window": reply_window(session, user), "sla": sla_state(case, settings, utcnow()),
+        "reply_clock": _reply_clock(reply_waits(session, [case]).get(case.id), settings.sla_next_response_minutes,
+                                    utcnow()),
         "deadline": sla_deadline(case, settings),
         "referrals": list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))),
         "follow_ups": list(session.scalars(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.due_on))),
@@ -281,19 +349,39 @@ def _latest_triage(events: list[CaseEvent]) -> dict:
     return {}
 
 
-def message_json(message: Message, authors: dict) -> dict:
-    """One transcript line for the live case page."""
+LIVE_LIMIT = 200  # messages per poll of the live case page (the page asks again from the last one it got)
+
+
+def message_json(message: Message, authors: dict, raised: dict | None = None) -> dict:
+    """One transcript line for the live case page. `raised`: "reply" when the message raised the risk and the
+    bot sent a safety reply, "alert" when it raised the risk and only the counsellors were alerted."""
     author = "family" if message.direction == "in" else (message.author or "bot")
     return {"id": message.id, "direction": message.direction, "author": author, "by": authors.get(message.id),
-            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat()}
+            "text": message.text, "level": message.level, "created_at": aware(message.created_at).isoformat(),
+            "raised": (raised or {}).get(message.id)}
 
 
-def live_messages(session: Session, case: Case, actor: Actor, after: int) -> list[dict]:
-    """The messages after id `after` that the case page may show (the same rule as the page), marked read."""
-    messages, earlier, _ = viewable_messages(session, case, actor)
-    new = [m for m in messages if m.id > after]
-    replies = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reply", CaseEvent.case_id.in_(
-        [case.id, *(other.id for other in earlier)])))
-    authors = {e.payload.get("message_id"): e.payload.get("by") for e in replies}
+def _events_about(session: Session, kind: str, case_ids: Any, message_ids: list[int]) -> list[dict]:
+    """Payloads of the `kind` events of these cases (ids or a subquery) that name one of these messages, found in
+    SQL."""
+    if not message_ids:
+        return []
+    return list(session.scalars(select(CaseEvent.payload).where(
+        CaseEvent.case_id.in_(case_ids), CaseEvent.kind == kind,
+        CaseEvent.payload["message_id"].as_integer().in_(message_ids))))
+
+
+def live_messages(session: Session, case: Case, actor: Actor, after: int, limit: int = LIVE_LIMIT) -> list[dict]:
+    """The messages after id `after` that the case page may show (the same rule as the page: the person's
+    messages in no case or in a case the actor may open), oldest first, at most `limit`; marked read. The id,
+    the permission and the limit are all in the SQL: a long conversation is never loaded to send two lines."""
+    allowed = select(Case.id).where(Case.user_id == case.user_id, or_(Case.id == case.id, visible_filter(actor)))
+    new = list(session.scalars(select(Message).where(
+        Message.user_id == case.user_id, Message.id > after,
+        or_(Message.case_id.is_(None), Message.case_id.in_(allowed))).order_by(Message.id).limit(limit)))
+    replies = _events_about(session, "reply", allowed, [m.id for m in new if m.direction == "out"])
+    authors = {p.get("message_id"): p.get("by") for p in replies}
+    risen = _events_about(session, "risk_raised", [case.id], [m.id for m in new if m.direction == "in"])
+    raised = {p.get("message_id"): "reply" if p.get("crisis_reply") else "alert" for p in risen}
     mark_read(case, actor, new)
-    return [message_json(m, authors) for m in new]
+    return [message_json(m, authors, raised) for m in new]

@@ -43,7 +43,7 @@ def contact_of(session: Session, user_id: int) -> Contact:
     return contact
 
 
-def _ensure_contact(settings: Settings, user_id: int) -> None:
+def ensure_contact(settings: Settings, user_id: int) -> None:
     """The person's contacts row, created in its own transaction: a person's simultaneous first messages
     both try, and the loser's IntegrityError only means the row is there."""
     try:
@@ -56,7 +56,7 @@ def _ensure_contact(settings: Settings, user_id: int) -> None:
 
 def ask_for_callback(settings: Settings, user_id: int) -> bool:
     """True exactly once per person without a number: the reply then ends with the call-back question."""
-    _ensure_contact(settings, user_id)
+    ensure_contact(settings, user_id)
     with session_scope(settings) as session:
         return session.execute(update(Contact).where(Contact.user_id == user_id, Contact.phone_asked_at.is_(None),
                                                      Contact.phone == "")

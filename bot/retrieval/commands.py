@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from bot.config import PROJECT_ROOT, Settings, get_settings
+from bot.feedback.curated_index import sync_curated
 from bot.jsonl import read_jsonl
 from bot.retrieval.evaluate import evaluate_retrieval
 from bot.retrieval.ingest import IngestReport, ingest
@@ -43,11 +44,15 @@ def ingest_with_progress(settings: Settings, rebuild: bool = False, write_vector
 @click.option("--write-vector-cache", is_flag=True,
               help="Also rewrite the passage vectors shipped in knowledge/vectors/ (after editing the knowledge folder).")
 def ingest_command(rebuild: bool, write_vector_cache: bool) -> None:
-    """Index the knowledge folder; unchanged chunks are not embedded again."""
-    report = ingest_with_progress(get_settings(), rebuild, write_vector_cache)
+    """Index the knowledge folder (unchanged chunks are not embedded again) and the curated answers."""
+    settings = get_settings()
+    report = ingest_with_progress(settings, rebuild, write_vector_cache)
     for error in report.errors:
         click.echo(f"skipped: {error}", err=True)
     click.echo(report.summary())
+    curated = sync_curated(settings)  # supervisors' curated answers live in the database: indexed again
+    if curated is not None:
+        click.echo(f"{curated} curated answer(s) indexed")
     if report.errors:
         sys.exit(1)
 

@@ -16,6 +16,7 @@ from bot.retrieval.embedders import Embedder, get_embedder
 from bot.retrieval.expand import expand_query
 from bot.retrieval.ingest import read_manifest
 from bot.retrieval.keyword import KeywordIndex
+from bot.retrieval.places import Home
 from bot.retrieval.routing import prefers_policy
 from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
@@ -28,11 +29,20 @@ CANDIDATES = 40
 _WORD_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
-# Added to chunks of the policy document whose place the question names: enough to put that place's
-# rules ahead of national articles when both match. (Boosting articles that merely mention the place hurt.)
+# Added to chunks of the policy document whose place the question names, and to the place articles that explain
+# it: enough to put that place's rules ahead of national articles when both match. (Boosting articles that
+# merely mention the place hurt.)
 REGION_BONUS = 2.0
-# Added to policy chunks when the question asks about services or rules (bot/retrieval/routing.py).
+# Added to policy chunks and place articles when the question asks about services or rules
+# (bot/retrieval/routing.py).
 POLICY_ROUTE_BONUS = 1.0
+# Where the asker lives (their profile, bot.conversation.profile) when the question names no place: that place's
+# document is preferred and other places' local rules are demoted; a boost, not a filter, so a rule from
+# elsewhere can still answer (framed as such by bot.answer.local). Articles (for every place) are unaffected.
+# A practical question (「孩子近视了怎么办」) gets the smaller bonus: the article answers it, the home rule may follow.
+HOME_BONUS = 1.0
+HOME_BONUS_PRACTICAL = 0.5
+AWAY_PENALTY = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Hit:
     keyword_rank: int | None = None
     similarity: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    keyword_score: float | None = None  # BM25 score, when the keyword ranking found it
+    keyword_score: float | None = None  # BM25
 
     @property
     def doc_id(self) -> str:
@@ -180,9 +190,11 @@ class KnowledgeIndex:
         k: int = 5,
         filters: dict[str, str] | None = None,
         mode: str = "hybrid",
+        home: Home | None = None,
     ) -> list[Hit]:
         """Ranked chunks for `query`. `mode` is hybrid, dense, keyword, or local (hybrid from the in-process
-        vector copy: no Chroma call, for replies that must not wait on it). Bad queries give []."""
+        vector copy: no Chroma call, for replies that must not wait on it). `home`: where the asker lives, used
+        when the query names no place. Bad queries give []."""
         filters = {key: str(v) for key, v in (filters or {}).items() if key in FILTER_KEYS and v}
         text = clean_for_search(query or "", self.settings.max_input_chars)
         if not _WORD_RE.search(text) or k <= 0:
@@ -197,37 +209,50 @@ class KnowledgeIndex:
         named = self.named_documents(text)
         if named:
             dense, keyword = self._within(dense, named), self._within(keyword, named)
-        return self._fuse(dense, keyword, k, named, prefers_policy(text))
+        return self._fuse(dense, keyword, k, named, prefers_policy(text), None if named else home)
 
     def named_documents(self, text: str) -> set[str]:
         """Policy documents whose place the question names (「我们景德镇这边」)."""
         return {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
 
+    def _place(self, pos: int) -> str:
+        """The policy document a chunk states the rules of: its own id for a policy chunk, the `place` of a place
+        article, "" for a national article."""
+        chunk = self.chunks[pos]
+        if chunk["kind"] == "policy":
+            return str(chunk["doc_id"])
+        return str((chunk.get("extra") or {}).get("place") or "")
+
     def _within(self, ranked: list[tuple[int, float]], named: set[str]) -> list[tuple[int, float]]:
-        """Drops other places' policy chunks: a family in one county is not served by another's rules."""
-        return [
-            (pos, s) for pos, s in ranked
-            if self.chunks[pos]["kind"] != "policy" or self.chunks[pos]["doc_id"] in named
-        ]
+        """Drops other places' policy chunks and place articles: a family in one county is not served by
+        another's rules."""
+        return [(pos, s) for pos, s in ranked if not self._place(pos) or self._place(pos) in named]
 
     def _fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], k: int, named: set[str],
-        policy_first: bool = False,
+        policy_first: bool = False, home: Home | None = None,
     ) -> list[Hit]:
         rrf = self.settings.rrf_k
         scores: dict[int, float] = {}
         dense_rank = {pos: rank for rank, (pos, _) in enumerate(dense)}
         keyword_rank = {pos: rank for rank, (pos, _) in enumerate(keyword)}
-        similarity = dict(dense)
-        bm25 = dict(keyword)
+        similarity, bm25 = dict(dense), dict(keyword)
         for weight, ranks in ((DENSE_WEIGHT, dense_rank), (KEYWORD_WEIGHT, keyword_rank)):
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
         for pos in scores:
-            if self.chunks[pos]["doc_id"] in named:
+            if self._place(pos) in named:
                 scores[pos] += REGION_BONUS / (rrf + 1)
-            if policy_first and self.chunks[pos]["kind"] == "policy":
+            # A local rule: as the document says it, or in plain words when the question names its place (a place
+            # article must not push a national article aside for someone from elsewhere).
+            local = self.chunks[pos]["kind"] == "policy" or self._place(pos) in named
+            if policy_first and local:
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
+            chunk = self.chunks[pos]
+            if home is not None and chunk["kind"] == "policy" and chunk["doc_id"] in self._aliases:
+                own = chunk["doc_id"] == home.doc_id
+                bonus = HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL
+                scores[pos] += (bonus if own else -AWAY_PENALTY) / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
         hits = []
         for pos in ordered:

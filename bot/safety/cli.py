@@ -81,7 +81,8 @@ def eval_triage_command(path: Path, as_json: bool, no_semantic: bool, rules_only
     for category, figures in data["per_category"].items():
         click.echo(_row(category, figures))
     overall = data["overall"]
-    click.echo(f"speaker accuracy: {_pct(overall['speaker_accuracy'])}   "
+    click.echo(f"speaker accuracy: {_pct(overall['speaker_accuracy'])} "
+               f"(red and yellow lines: {_pct(overall['speaker_accuracy_risk'])})   "
                f"situation accuracy (red emergencies): {_pct(overall['situation_accuracy'])}")
     if show_misses:
         click.echo()

@@ -20,7 +20,14 @@ from bot.safety.scoring import Decision
 RAISE_RED = 0.35  # the model raises to red from this red probability
 RAISE_YELLOW = 0.8  # ... and to yellow from this red + yellow probability
 RAISE_GUARDED = 0.8  # at least this for both when a guard (joke, story, dream, negation, farming, prevention)
-YELLOW_VETO = 0.1  # a rules-only yellow is dropped below this model risk
+YELLOW_VETO = 0.2  # a rules-only yellow is dropped below this model risk
+# A red that rests on single words is dropped below this model risk when a guard frames the message as no
+# event (「溺水」 in a question about drills, 「家暴」 in a question about reporting, a story, a joke) or when
+# it is no emergency; a red from a combination of two kinds (method + intent, poison + symptoms) and an
+# emergency told as it happens (「孙子被狗咬出血了」) are floors the model never lowers. Chosen on the
+# corpus's out-of-fold scores: green false alarms 0.109 -> 0.098 with the yellow veto, red recall unchanged.
+RED_VETO = 0.1
+FRAMING_GUARDS = frozenset({"hyperbole", "negation", "prevention", "procedure", "story", "dream", "farming"})
 # Below this many Chinese characters (「你好」「谢谢你！」「转人工」) character statistics say nothing: the
 # rules alone decide (they know 「我想死」 and 「救命」).
 MODEL_MIN_CHARS = 4
@@ -42,19 +49,32 @@ def model_level(scores: RiskScores, guarded: bool) -> str:
     return "yellow" if scores.p_risk >= yellow else "green"
 
 
-def combine(decision: Decision, scores: RiskScores, guarded: bool = False, can_raise: bool = True) -> tuple[bool, bool]:
-    """Applies the model to the rules' decision: (raised by the model, lowered by the model)."""
+def combine(decision: Decision, scores: RiskScores, guarded: bool = False, can_raise: bool = True,
+            framed: bool = False) -> tuple[bool, bool]:
+    """Applies the model to the rules' decision: (raised by the model, lowered by the model). `guarded`: any
+    guard covered words of the message; `framed`: one of FRAMING_GUARDS did."""
     level = model_level(scores, guarded) if can_raise else "green"
     if LEVEL_RANK[level] > LEVEL_RANK[decision.level]:
         category = scores.category if scores.level == level else scores.category_for(level)
         decision.raise_to(category, level, f"model: {level} {category} "
                           f"p_red={scores.p_red:.2f} p_risk={scores.p_risk:.2f}")
         return True, False
-    if decision.level == "yellow" and scores.p_risk < YELLOW_VETO:
+    if decision.level == "yellow" and scores.p_risk < YELLOW_VETO and can_raise:
         decision.reasons.append(f"model veto: p_risk={scores.p_risk:.2f}")
         decision.levels.clear()
         return False, True
+    if decision.level == "red" and scores.p_risk < RED_VETO and can_raise and single_words_only(decision) \
+            and (framed or not {"emergency", "missing"} & set(decision.categories())):
+        decision.reasons.append(f"model veto of single-word red: p_risk={scores.p_risk:.2f}")
+        decision.levels.clear()
+        return False, True
     return False, False
+
+
+def single_words_only(decision: Decision) -> bool:
+    """True when no red category of the decision comes from a combination of two kinds."""
+    red = {c for c, level in decision.levels.items() if level == "red"}
+    return not (red & decision.combined)
 
 
 def choose_speaker(rules: str, scores: RiskScores | None) -> str:

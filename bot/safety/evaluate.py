@@ -65,6 +65,8 @@ class Accuracy:
 
     speaker_total: int = 0
     speaker_hit: int = 0
+    risk_speaker_total: int = 0  # red and yellow rows: where the speaker chooses the reply
+    risk_speaker_hit: int = 0
     situation_total: int = 0
     situation_hit: int = 0
 
@@ -72,6 +74,9 @@ class Accuracy:
         if row.get("speaker"):
             self.speaker_total += 1
             self.speaker_hit += result.speaker == row["speaker"]
+            if row.get("level") in ("red", "yellow"):
+                self.risk_speaker_total += 1
+                self.risk_speaker_hit += result.speaker == row["speaker"]
         if row.get("category") in ("emergency", "missing") and row.get("situation") and result.level == "red":
             self.situation_total += 1
             # The corpus has one "bite" label; replies tell snake bites apart.
@@ -79,6 +84,8 @@ class Accuracy:
 
     def as_dict(self) -> dict[str, float | None]:
         return {"speaker_accuracy": round(self.speaker_hit / self.speaker_total, 4) if self.speaker_total else None,
+                "speaker_accuracy_risk": round(self.risk_speaker_hit / self.risk_speaker_total, 4)
+                if self.risk_speaker_total else None,
                 "situation_accuracy": round(self.situation_hit / self.situation_total, 4)
                 if self.situation_total else None}
 

@@ -71,8 +71,18 @@ class Triage:
     speaker: str = "unknown"  # who is writing (bot.safety.speaker.SPEAKERS)
     explanation: tuple[str, ...] = ()  # plain Chinese for counsellors: the words that triggered, where, how sure
     scores: dict[str, Any] | None = field(default=None, compare=False)  # the risk model's probabilities
+    # The level of each category (red or yellow), when triage computed them; empty for a Triage built elsewhere.
+    category_levels: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def category(self) -> str:
         """The most severe category, or "none"."""
         return self.categories[0] if self.categories else "none"
+
+    @property
+    def red_categories(self) -> tuple[str, ...]:
+        """The categories that are red on their own (in `categories` order); without per-category levels, the
+        most severe category of a red message."""
+        if self.category_levels:
+            return tuple(c for c in self.categories if self.category_levels.get(c) == "red")
+        return self.categories[:1] if self.level == "red" else ()

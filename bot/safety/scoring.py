@@ -17,6 +17,7 @@ class Decision:
     levels: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    combined: set[str] = field(default_factory=set)  # categories a combination of two kinds raised (method+intent)
 
     def raise_to(self, category: str, level: str, reason: str, evidence: Iterable[str] = ()) -> None:
         if LEVEL_RANK[level] == 0:
@@ -116,5 +117,7 @@ def score(signals: Sequence[Signal], lex: Lexicon) -> Decision:
         decision.raise_to(s.category, level, f"{s.kind}: {s.text}{note}{_where(s)}", [s.text])
     for combo, parts in combo_hits(signals, lex.combos):
         reason = f"{combo.reason}: " + " + ".join(p.text for p in parts)
-        decision.raise_to(_combo_category(combo, parts), combo.level, reason, [p.text for p in parts])
+        category = _combo_category(combo, parts)
+        decision.raise_to(category, combo.level, reason, [p.text for p in parts])
+        decision.combined.add(category)
     return decision

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.safety.combine import choose_situation, choose_speaker, combine, long_enough
+from bot.safety.combine import FRAMING_GUARDS, choose_situation, choose_speaker, combine, long_enough
 from bot.safety.explain import explain
 from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
@@ -131,7 +131,8 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     raised = lowered = False
     if scores is not None:
         raised, lowered = combine(decision, scores, guarded=bool(current.guards),
-                                  can_raise=long_enough(current.text) or scores.trigger_turn == -1)
+                                  can_raise=long_enough(current.text) or scores.trigger_turn == -1,
+                                  framed=any(g.guard in FRAMING_GUARDS for g in current.guards))
     elif semantic and decision.level == "green":
         # Without the model, the embedding is for what the lexicon missed entirely.
         if not current.windows:
@@ -156,6 +157,7 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         speaker=speaker,
         explanation=explanation if decision.level != "green" else (),
         scores=scores.as_dict() if scores is not None else None,
+        category_levels={c: decision.levels[c] for c in decision.categories()},
     )
 
 

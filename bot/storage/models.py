@@ -94,6 +94,11 @@ class Case(Base):
     read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The response clock: from creation, restarted when the case escalates to red (None = created_at)
     sla_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Where the family is: the person's contact region when known (migration 0008_case_region; bot.cases)
+    region: Mapped[str] = mapped_column(String(64), default="")
+    # The newest message id answered by a delivered counsellor message or a phone call: family messages after it
+    # wait for the next response (migration 0008_case_region; bot.cases.response_delivered)
+    answered_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ConversationMode(Base):
@@ -114,7 +119,8 @@ class ConversationMode(Base):
 
 class Contact(Base):
     """Who the person is and how to call them back: filled by the counsellor on the case page, the phone also
-    when the person answers the bot's one call-back question. Shown whole only on the (audited) case page."""
+    when the person answers the bot's one call-back question; relationship, the children's ages and region also
+    learned from what the person says (bot.conversation.profile). Shown whole only on the (audited) case page."""
 
     __tablename__ = "contacts"
 
@@ -125,6 +131,9 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     phone_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who set relationship / child_age / region: {"region": "family" | "counsellor", ...} (bot.conversation.profile)
+    set_by: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    region_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CaseEvent(Base):
@@ -298,3 +307,51 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+# --- the learning loop (migration 0010_feedback, bot/feedback/) --------------------------------------------
+
+class CuratedAnswer(Base):
+    """A plain answer a supervisor wrote for questions the knowledge base did not answer well. Preferred over
+    retrieval for a question whose similarity to `question` or one of `variants` reaches
+    `curated_min_similarity`; indexed from here (the database is its home) at start-up and after an ingest."""
+
+    __tablename__ = "curated_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list] = mapped_column(JSON, default=list)  # other ways families ask it
+    answer: Mapped[str] = mapped_column(Text)
+    source_title: Mapped[str] = mapped_column(String(200), default="")  # 出处
+    source_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="active", index=True)  # active | retired
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerRecord(Base):
+    """One knowledge answer or "not covered" reply the bot sent (`message_id`, the outbound message), with the
+    question it answered and the family's vote on it (one per message, changeable). Not-covered and 👎
+    questions still `gap_status` "open" make the console's 「待补充的问题」. Deleted with its message."""
+
+    __tablename__ = "answer_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("channel_users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)  # the family's words, long digit runs masked
+    question_key: Mapped[str] = mapped_column(String(200), index=True)  # normalised, for grouping
+    outcome: Mapped[str] = mapped_column(String(16))  # answer | curated | not_covered
+    curated_id: Mapped[int | None] = mapped_column(ForeignKey("curated_answers.id", ondelete="SET NULL"),
+                                                   nullable=True)  # the curated answer that was given
+    vote: Mapped[str | None] = mapped_column(String(8), nullable=True)  # up | down
+    voted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    gap_status: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open | answered | dismissed
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("curated_answers.id", ondelete="SET NULL"),
+                                                    nullable=True)  # the curated answer written for it
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from wechatpy.exceptions import WeChatClientException
 
+from bot.cases import response_delivered
 from bot.config import Settings
 from bot.storage.db import get_engine, session_scope
 from bot.storage.models import CaseEvent, ChannelUser, WechatOutbox, utcnow
@@ -38,6 +40,27 @@ QUOTA_USED = 45047  # the 5-message quota for this user message is used up
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def outbox_key(case_id: int | None, message_id: int) -> str:
+    """The outbox key of a stored outbound message sent outside a reply (a counsellor's words, a service line)."""
+    return f"console:{case_id}:{message_id}" if case_id else f"service:{message_id}"
+
+
+_STORED_KEY = re.compile(r"^(?:console:\d+|service):(\d+)$")
+
+
+def stored_message_id(msg_key: str) -> int | None:
+    """The stored outbound message an outbox key delivers (outbox_key), or None for a reply to an inbound key."""
+    found = _STORED_KEY.match(msg_key)
+    return int(found[1]) if found else None
+
+
+def _delivered(session: Session, row: WechatOutbox) -> None:
+    """A counsellor's message went out: the case's response clocks stop (bot.cases.response_delivered)."""
+    message_id = stored_message_id(row.msg_key)
+    if message_id is not None:
+        response_delivered(session, message_id, row.sent_at)
 
 
 def enqueue(settings: Settings, openid: str, msg_key: str, parts: Sequence[str], case_id: int | None = None,
@@ -69,6 +92,7 @@ def take_held(settings: Settings, openid: str) -> list[str]:
                                   .values(status="sent", sent_at=utcnow(), attempts=1)).rowcount == 1
             if won:
                 taken.append(text)
+                _delivered(session, session.get(WechatOutbox, row_id))
     return taken
 
 
@@ -126,6 +150,7 @@ def _finish(settings: Settings, row_id: int, status: str, error: str | None = No
         row.attempts += 1
         if status == "sent":
             row.sent_at = utcnow()
+            _delivered(session, row)
         if status == "stopped":  # nothing more may go out for this user message
             session.execute(update(WechatOutbox).where(WechatOutbox.msg_key == row.msg_key,
                                                        WechatOutbox.status == "queued")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.safety.combine import YELLOW_VETO, choose_situation, choose_speaker, combine
+from bot.safety.combine import RED_VETO, YELLOW_VETO, choose_situation, choose_speaker, combine
 from bot.safety.explain import raw_quote
 from bot.safety.risk_model import ARTIFACT_PATH, RiskModel, RiskScores, load_risk_model, windows
 from bot.safety.scoring import Decision
@@ -86,11 +86,46 @@ def test_model_raises_what_the_rules_missed() -> None:
     assert raised and not lowered and decision.level == "red" and decision.categories() == ("suicide",)
 
 
-def test_rules_red_is_a_floor_the_model_cannot_lower() -> None:
+def test_rules_red_from_a_combination_is_a_floor_the_model_cannot_lower() -> None:
     decision = Decision()
-    decision.raise_to("suicide", "red", "rule", ["不想活了"])
+    decision.raise_to("suicide", "red", "method+intent", ["不想活了", "农药"])
+    decision.combined.add("suicide")
     assert combine(decision, _scores("green", 0.01, 0.02)) == (False, False)
     assert decision.level == "red"
+
+
+def test_a_single_word_red_is_dropped_only_when_the_model_is_sure_it_is_ordinary() -> None:
+    vetoed = Decision()  # 「老师让问家长，遇到溺水的人该怎么办」: a prevention question
+    vetoed.raise_to("emergency", "red", "medical: 溺水", ["溺水"])
+    assert combine(vetoed, _scores("green", 0.01, RED_VETO / 2), guarded=True, framed=True) == (False, True)
+    assert vetoed.level == "green"
+    told = Decision()  # an emergency told as it happens, without a framing guard, stays red
+    told.raise_to("emergency", "red", "medical: 被狗咬出血", ["被狗咬出血"])
+    assert combine(told, _scores("green", 0.01, 0.03), guarded=True, framed=False) == (False, False)
+    assert told.level == "red"
+    word = Decision()  # no emergency: a single word is dropped when the model is sure
+    word.raise_to("suicide", "red", "intent: 去死", ["去死"])
+    assert combine(word, _scores("green", 0.01, RED_VETO / 2)) == (False, True)
+    kept = Decision()
+    kept.raise_to("emergency", "red", "medical: 溺水", ["溺水"])
+    assert combine(kept, _scores("green", 0.05, RED_VETO + 0.05), framed=True) == (False, False)
+    assert kept.level == "red"
+    short = Decision()  # under four Chinese characters the rules decide alone
+    short.raise_to("suicide", "red", "intent: 想死", ["想死"])
+    assert combine(short, _scores("green", 0.01, 0.01), can_raise=False) == (False, False)
+    assert short.level == "red"
+
+
+def test_scoring_marks_categories_raised_by_a_combination() -> None:
+    combined = triage("我不想活了，农药瓶子就在床底下", learned=False)
+    assert combined.level == "red"
+    from bot.safety.lexicon import load_lexicon
+    from bot.safety.scoring import score
+    from bot.safety.triage import analyse_turn
+    decision = score(list(analyse_turn("我不想活了，农药瓶子就在床底下").signals), load_lexicon())
+    assert decision.combined & {"suicide", "guardian_crisis"}
+    single = score(list(analyse_turn("小孩溺水了怎么急救").signals), load_lexicon())
+    assert not single.combined
 
 
 def test_a_rules_only_yellow_is_dropped_when_the_model_is_sure_it_is_ordinary() -> None:

@@ -40,3 +40,13 @@ def test_only_recent_turns_count() -> None:
 
 def test_history_does_not_change_a_green_conversation() -> None:
     assert triage("好的谢谢", ["孩子的营养餐怎么申请"], semantic=False).level == "green"
+
+
+def test_an_unresponsive_child_after_poison_in_the_conversation_is_an_emergency() -> None:
+    """Issue 16: after a pesticide scene, 「一直躺着，叫他也不理我」 may be a poisoning — 120, not a mood."""
+    history = ["我孙子手里拿着一瓶农药，说不想活了", "在身边，我们安全，谢谢老师"]
+    result = triage("老师，孩子现在不说话了，一直躺着，叫他也不理我，我好怕", history)
+    assert result.level == "red" and "emergency" in result.categories
+    assert result.situation == "poisoning"
+    alone = triage("孩子最近不说话了，回家就躺着，叫他也不理我")
+    assert "emergency" not in alone.categories  # without poison or a method it is low mood, not 120

@@ -103,7 +103,12 @@
             if (list.querySelector('li[data-id="' + m.id + '"]')) return;
             list.appendChild(liveLine(m));
             after = Math.max(after, m.id);
-            if (m.direction === "in" && m.level === "red") {
+            // A rise in human mode says whether the bot sent a safety reply; in bot mode the bot answered a red
+            // message with its safety reply anyway.
+            var mode = document.getElementById("conversation-mode");
+            var botMode = !mode || mode.dataset.mode !== "human";
+            if (m.direction === "in" && (m.raised || (botMode && m.level === "red"))) {
+              alert.textContent = m.raised === "alert" ? alert.dataset.alert : alert.dataset.reply;
               alert.hidden = false;
               document.title = "【风险升高】" + document.title.replace(/^【风险升高】/, "");
               beep();

@@ -129,6 +129,55 @@
     row.querySelector(".bubble").appendChild(details);
   }
 
+  // 👍/👎 under a knowledge answer or a not-covered reply: one vote per reply, changed by tapping the other
+  // button, taken back by tapping the pressed one. A 👎 puts the question in front of a supervisor.
+  var FEEDBACK = config.feedback || {};
+
+  function addFeedback(row, m) {
+    if (!m.rateable || m.author !== "bot") { return; }
+    var bar = el("div", "feedback");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", FEEDBACK.ask || "");
+    var note = el("span", "feedback-note");
+    note.setAttribute("role", "status");
+    var buttons = {};
+    var sent = Promise.resolve();  // votes on one reply go out in order, so the last tap is the one kept
+    function show(vote) {
+      ["up", "down"].forEach(function (v) {
+        buttons[v].setAttribute("aria-pressed", vote === v ? "true" : "false");
+      });
+      bar.dataset.vote = vote || "";
+    }
+    ["up", "down"].forEach(function (vote) {
+      var button = bar.appendChild(el("button", "vote vote-" + vote, (vote === "up" ? "👍 " : "👎 ") + FEEDBACK[vote]));
+      button.type = "button";
+      button.dataset.vote = vote;
+      buttons[vote] = button;
+      button.addEventListener("click", function () {
+        var before = bar.dataset.vote || null;
+        var next = before === vote ? null : vote;
+        show(next);
+        note.textContent = "";
+        sent = sent.then(function () {
+          return fetch("/api/chat/feedback", {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ message_id: m.id, vote: next })
+          });
+        }).then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          if (bar.dataset.vote === (next || "")) { note.textContent = next ? FEEDBACK["thanks_" + next] : ""; }
+        }).catch(function () {
+          if (bar.dataset.vote === (next || "")) { show(before); note.textContent = FEEDBACK.failed; }
+        });
+      });
+    });
+    bar.appendChild(note);
+    show(m.vote || null);
+    row.querySelector(".body").appendChild(bar);
+  }
+
   // New rows go above the messages still waiting to be sent, which always stay at the bottom.
   function insertRow(row) {
     var firstWaiting = messagesEl.querySelector(".row.waiting");
@@ -174,6 +223,7 @@
     var row = makeRow(m.author, m.text, m.author === "visitor" ? "green" : m.level);
     row.dataset.id = String(m.id);
     addSources(row, m.sources);
+    addFeedback(row, m);
     insertRow(row);
     if (m.level === "red" || m.level === "yellow") {
       showAlert(m.level);
