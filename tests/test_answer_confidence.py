@@ -92,11 +92,11 @@ def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.Te
     ("孙子一到夏天就要去河里耍水", "safety-drowning"),  # refused by the old fixed bar
 ])
 def test_the_right_top_passage_is_not_refused(convo: Conversation, question: str, doc: str) -> None:
-    composed, _ = convo._answer(question, [])  # the answer itself, whatever triage makes of the words
+    composed = convo._answer(question, []).composed  # the answer itself, whatever triage makes of the words
     assert composed.grounded and composed.sources[0].doc_id == doc
 
 
 @pytest.mark.parametrize("question", ["我家的羊不吃草怎么办", "城里的房子贷款利率是多少", "帮我查一下明天的火车"])
 def test_out_of_scope_is_still_refused(convo: Conversation, question: str) -> None:
-    assert not convo._answer(question, [])[0].grounded
+    assert not convo._answer(question, []).composed.grounded
     assert not convo.handle(Inbound(user_id="c-out", text=question)).grounded

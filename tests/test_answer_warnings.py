@@ -19,7 +19,7 @@ def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.Te
 
 
 def test_a_fever_after_an_earlier_fit_gets_the_plan_for_a_fit(convo: Conversation) -> None:
-    composed, _ = convo._answer("娃以前高烧抽过，这次又发烧了我好怕", [])
+    composed = convo._answer("娃以前高烧抽过，这次又发烧了我好怕", []).composed
     assert composed.grounded and composed.sources[0].doc_id == "growth-fever"
     assert prompt_text("replies/watch_out.txt") in composed.body
     seizure = convo.extractive.articles["safety-seizure"]
@@ -27,7 +27,7 @@ def test_a_fever_after_an_earlier_fit_gets_the_plan_for_a_fit(convo: Conversatio
 
 
 def test_a_fit_question_answered_by_the_fit_article_gets_its_warning_signs(convo: Conversation) -> None:
-    composed, _ = convo._answer("孙子去年发烧抽过一回筋，今天又烧起来了", [])
+    composed = convo._answer("孙子去年发烧抽过一回筋，今天又烧起来了", []).composed
     article = composed.sources[0].doc_id
     assert article in ("safety-seizure", "growth-fever")
     assert prompt_text("replies/watch_out.txt") in composed.body
@@ -35,10 +35,10 @@ def test_a_fit_question_answered_by_the_fit_article_gets_its_warning_signs(convo
 
 
 def test_a_plain_fever_question_gets_no_worry_plan(convo: Conversation) -> None:
-    composed, _ = convo._answer("娃发烧了怎么给他降温", [])
+    composed = convo._answer("娃发烧了怎么给他降温", []).composed
     assert composed.grounded and prompt_text("replies/worry_plan.txt").split("《")[0] not in composed.body
 
 
 def test_a_bleeding_bite_gets_the_extra_injection_warning(convo: Conversation) -> None:
-    composed, _ = convo._answer("狗咬出血了，还要加打什么针", [])
+    composed = convo._answer("狗咬出血了，还要加打什么针", []).composed
     assert composed.sources[0].doc_id == "safety-dog-bite" and "加打" in composed.body
