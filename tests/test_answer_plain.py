@@ -197,3 +197,14 @@ def test_targets_read_as_plans(composer: ExtractiveComposer, knowledge_index) ->
     hits = [h for h in knowledge_index.search("曲江儿童免疫规划疫苗接种率是多少", k=5) if h.metadata["kind"] == "policy"]
     composed = composer._from_policy("曲江儿童免疫规划疫苗接种率是多少", hits)
     assert rules().target.split("{")[0] in composed.body and "90%" in composed.body.replace(" ", "")
+
+
+def test_plain_figures_count_official_words_sentence_length_and_long_replies() -> None:
+    from bot.answer.commands import PlainFigures
+
+    figures = PlainFigures(limit=20)
+    figures.add("每月上门看一次。\n出处：《启东市…方案》健全机制")  # the source line is not the answer
+    figures.add("要健全工作机制，统筹推进关爱服务体系建设，确保取得实效。")
+    numbers = figures.as_dict()
+    assert numbers["official_words_rate"] == 0.5 and numbers["over_length_rate"] == 1.0
+    assert figures.sentences[0] == len("每月上门看一次") and len(figures.lines()) == 3
