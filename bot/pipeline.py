@@ -181,7 +181,7 @@ class Conversation:
         places_named("预热县")  # the county names of jieba's dictionary (bot.retrieval.places)
         self.index.embedder.embed_queries(["预热"])
         self.index.load_vectors()
-        _ = self.extractive.articles
+        self.extractive.warm_up()
         self.curated.refresh(force=True)
 
     # --- stages -------------------------------------------------------------------------------------------

@@ -59,5 +59,9 @@ def test_eval_answers_reports_recall_and_out_of_scope(env: Path) -> None:
     ]
     qa.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in items), "utf-8")
     result = CliRunner().invoke(main, ["eval", "answers", "--file", str(qa), "--json"])
-    assert json.loads(result.output.splitlines()[0]) == {
+    figures = json.loads(result.output.splitlines()[0])
+    assert {k: figures[k] for k in ("fact_recall", "grounded_questions", "out_of_scope_rate", "out_of_scope_questions")} == {
         "fact_recall": 1.0, "grounded_questions": 1, "out_of_scope_rate": 1.0, "out_of_scope_questions": 1}
+    # How plain the answers read (issue 17's targets: few official words, short sentences, short replies).
+    assert figures["official_words_rate"] == 0.0 and 0 < figures["mean_sentence_chars"] <= 40
+    assert figures["over_length_rate"] in (0.0, 1.0)

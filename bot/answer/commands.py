@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from bot.answer.plain import jargon_words
 from bot.config import PROJECT_ROOT, Settings, get_settings
 from bot.pipeline import Conversation, Inbound
 from bot.jsonl import read_jsonl
@@ -83,6 +85,39 @@ def chat_command(user: str) -> None:
         click.echo(f"童伴{level}：{outcome.reply_text}\n")
 
 
+class PlainFigures:
+    """How plain the grounded answers read: official words, sentence length, replies over the length budget."""
+
+    def __init__(self, limit: int = 300) -> None:
+        self.limit = limit
+        self.answers = self.with_jargon = self.too_long = 0
+        self.sentences: list[int] = []
+
+    def add(self, reply: str) -> None:
+        body = reply.split("出处：")[0]
+        self.answers += 1
+        self.with_jargon += bool(jargon_words(body))
+        self.too_long += len(reply) > self.limit
+        self.sentences += [len(s) for s in re.findall(r"[^。！？\n]+", body) if s.strip()]
+
+    def as_dict(self) -> dict[str, float]:
+        ordered = sorted(self.sentences)
+        return {
+            "official_words_rate": self.with_jargon / self.answers if self.answers else 0.0,
+            "mean_sentence_chars": sum(ordered) / len(ordered) if ordered else 0.0,
+            "p90_sentence_chars": float(ordered[int(len(ordered) * 0.9)]) if ordered else 0.0,
+            "over_length_rate": self.too_long / self.answers if self.answers else 0.0,
+        }
+
+    def lines(self) -> list[str]:
+        d = self.as_dict()
+        return [
+            f"official words     {d['official_words_rate']:.3f}  ({self.with_jargon}/{self.answers} answers)",
+            f"sentence length    mean {d['mean_sentence_chars']:.1f}, p90 {d['p90_sentence_chars']:.0f} characters",
+            f"over {self.limit} chars      {d['over_length_rate']:.3f}  ({self.too_long}/{self.answers} answers)",
+        ]
+
+
 @click.command("answers")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_QA,
               show_default=True)
@@ -93,6 +128,7 @@ def eval_answers_command(path: Path, as_json: bool, show_misses: bool) -> None:
     items = read_jsonl(path)
     recalled = grounded_total = honest = oos_total = 0
     misses: list[str] = []
+    plain = PlainFigures()
     with scratch_conversation() as conversation:
         for item, row in answer_rows(conversation, items):
             if item.get("kind") == "out_of_scope":
@@ -102,6 +138,8 @@ def eval_answers_command(path: Path, as_json: bool, show_misses: bool) -> None:
                     misses.append(str(item.get("id")))
             else:
                 grounded_total += 1
+                if row["grounded"]:
+                    plain.add(row["answer"])
                 hit = covers([row["answer"]], item.get("facts", []))
                 recalled += hit
                 if not hit:
@@ -110,9 +148,11 @@ def eval_answers_command(path: Path, as_json: bool, show_misses: bool) -> None:
     oos = honest / oos_total if oos_total else 1.0
     if as_json:
         click.echo(json.dumps({"fact_recall": recall, "grounded_questions": grounded_total,
-                               "out_of_scope_rate": oos, "out_of_scope_questions": oos_total}))
+                               "out_of_scope_rate": oos, "out_of_scope_questions": oos_total, **plain.as_dict()}))
     else:
         click.echo(f"fact recall        {recall:.3f}  ({recalled}/{grounded_total} grounded questions)")
         click.echo(f"out-of-scope rate  {oos:.3f}  ({honest}/{oos_total} answered as not covered)")
+        for line in plain.lines():
+            click.echo(line)
     if show_misses:
         click.echo("misses: " + " ".join(misses))

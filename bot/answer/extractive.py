@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
+import yaml
+
+from bot.answer.confidence import features as confidence_features
+from bot.answer.confidence import load as load_calibration
 from bot.answer.model import Composed, Source
-from bot.answer.plain import asks_who, plain_sentence, plain_table_row
+from bot.answer.asktype import WHO, asked_types, holds, is_cue
+from bot.answer.plain import (asks_who, clauses, is_framing, jargon_words, plain_clause, plain_table_row,
+                              responsible_for, well_formed)
+from bot.answer.plain import rules as plain_rules
 from bot.prompts import prompt_text
 from bot.retrieval.expand import expand_query
 from bot.retrieval.search import Hit, KnowledgeIndex
@@ -22,8 +31,6 @@ from bot.retrieval.tokenizer import tokenize, words
 from knowledge.outreach import Article
 from knowledge.policy_chunker import split_sentences
 
-_QUANTITY_RE = re.compile(r"几|多少|多久|多长|多大|多远|哪年|什么时候|啥时候|哪天|频次|次数")
-_NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?:次|天|周|个|名|小时|分钟|岁|月|年|项|场|元|所|人)")
 # Questions that ask for a sum of money or a clock time are answered only by material that states one;
 # otherwise the honest reply is "not covered" (the documents name an allowance but not its amount).
 _ASKS_MONEY_RE = re.compile(r"多少钱|几块钱|多少元|发多少|补多少|给多少|补贴多少|标准是多少|一个月多少")
@@ -34,8 +41,13 @@ _TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$"
 # Questions about danger signs, when to see a doctor, or a specific worry: the article's 要警惕 answers them.
 _ASKS_WARNING_RE = re.compile(
     r"警惕|注意什么|注意啥|危险|要紧|严重|厉害|不对劲|信号|征兆|苗头|症状|什么情况|啥情况|哪些情况|医院|医生|"
-    r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打"
+    r"就医|急诊|卫生院|会不会|担心|有没有事|有事没|没事吧|出血|流血|加打|还要打|怕|吓人|吓死|"
+    # It happened before and may again (「去年抽过一回，今天又烧」): what to watch for is the answer.
+    r"(?:以前|之前|上次|上回|去年|前年|小时候).{0,10}过|又(?:烧|发|抽|吐|咳|拉|流|出|肿|疼|痛)"
 )
+# Another article among the hits holds the plan for a specific worry the question names and the answering
+# article does not cover (「去年抽过筋，今天又发烧」: the fever article answers, the fit article has the plan).
+WORRY_MIN_SHARE = 0.2
 WARNING_BUDGET = 110
 # How many of the top hits can carry an answer: a matching article just below two or three policy passages
 # (common for follow-ups joined to their question) still answers.
@@ -45,18 +57,69 @@ TOP_FOR_ANSWER = 4
 FOCUS_MIN_SHARE = 0.5
 FOCUS_LINES = 2
 POLICY_HITS = 4
-BODY_BUDGET = 210
+# A policy answer: at most this many units (runs of up to UNIT_CLAUSES clauses) within POLICY_BUDGET characters;
+# a unit longer than UNIT_GOOD_CHARS scores lower, and a run of clauses never grows past UNIT_MAX_CHARS.
+POLICY_UNITS = 3
+POLICY_BUDGET = 150
+UNIT_CLAUSES = 3
+UNIT_GOOD_CHARS = 30
+UNIT_MAX_CHARS = 48
+# A unit's score grows by this share for each kind of answer asked for (a number, who, how often …) that it
+# holds, and shrinks to TYPE_MISSING when it holds none of them.
+TYPE_BONUS = 0.5
+TYPE_MISSING = 0.4
+SECOND_UNIT_SHARE = 0.5
+GENERAL_UNITS = 6
+GENERAL_BUDGET = 190
+# Chunks whose units are kept prepared (every policy chunk of the shipped knowledge fits, twice over).
+UNIT_CACHE_CHUNKS = 4000
+# A plan's target (「到2025年…达到90%」) is framed as a plan, not an entitlement.
+_TARGET_RE = re.compile(r"到20\d\d年|\d+(?:\.\d+)?\s*[%％]|率(?:达到|达|保持|稳定|不低于|提高)|力争")
+_TARGET_SECTIONS = ("主要目标", "工作目标", "总体目标", "发展目标", "目标任务")
+# Passages lower in the ranking give their clauses a little less weight (the clause that answers matters more).
+RANK_DISCOUNT = 0.15
 # How much of the question a policy line must match to be added under an article's answer.
 EXTRA_LINE_MIN_SCORE = 0.2
 
 
 @dataclass(frozen=True)
-class Candidate:
+class _Prepared:
+    """A unit of a chunk before it is scored against a question."""
+
     text: str
+    pieces: tuple[str, ...]
+    order: int
+    sentence: int
+    first: int
+    last: int
+    tokens: frozenset[str]
+    context: frozenset[str]
+    jargon: int
+    table: bool
+    target: bool
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Clauses of one sentence of a hit and their plain `text`: a contiguous run, or a topic clause
+    (「对“送教上门”的，」) with the clause that answers (「原则上每月上门不少于2次」)."""
+
+    text: str
+    pieces: tuple[str, ...]  # the clauses it was made from, each exactly as in the passage
     hit: Hit
     rank: int
     order: int
+    sentence: int
+    first: int
+    last: int
     score: float
+    overlap: float
+    target: bool = False
+
+    def overlaps(self, other: "Unit") -> bool:
+        return (self.hit.chunk_id == other.hit.chunk_id and self.sentence == other.sentence
+                and (self.first <= other.last and other.first <= self.last or bool(set(self.pieces) & set(other.pieces)))
+                ) or _alike(self.text, other.text)
 
 
 class ExtractiveComposer:
@@ -69,6 +132,21 @@ class ExtractiveComposer:
         self.settings = index.settings
         self.articles = articles
         self.place_names = place_names  # policy doc id -> short place name used in replies
+        self._unit_cache: dict[tuple[str, bool], tuple[_Prepared, ...]] = {}
+
+    def warm_up(self) -> threading.Thread:
+        """Term weights now; every policy chunk's units in a background thread (a first policy question, maybe
+        inside a crisis reply's one-second wait, then finds them ready)."""
+        _ = self._document_frequency
+
+        def prepare() -> None:
+            for chunk in self.index.chunks:
+                if chunk["kind"] == "policy":
+                    self._prepared(_chunk_hit(chunk), False)
+
+        thread = threading.Thread(target=prepare, name="policy-units", daemon=True)
+        thread.start()
+        return thread
 
     @cached_property
     def _document_frequency(self) -> tuple[Counter[str], int]:
@@ -103,14 +181,10 @@ class ExtractiveComposer:
         if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
         support = self.support(question, hits)
-        # The best of the top hits: routing may put a policy passage first that is less similar in wording.
-        similarities = [h.similarity for h in hits[:TOP_FOR_ANSWER] if h.similarity is not None]
-        similarity = max(similarities) if similarities else None
-        if similarity is None:  # keyword-only (vector store down): words must carry it alone
+        values = confidence_features(hits, support, self.settings.rrf_k)
+        if values is None:  # keyword-only (vector store down): words must carry it alone
             return support >= self.settings.answer_min_support_keyword_only
-        if similarity >= self.settings.answer_sure_similarity:
-            return True
-        return similarity >= self.settings.answer_min_similarity and support >= self.settings.answer_min_support
+        return load_calibration().confident(values)
 
     def compose(self, question: str, hits: list[Hit], named_docs: set[str] | None = None,
                 focus: str | None = None) -> Composed:
@@ -154,8 +228,14 @@ class ExtractiveComposer:
         article = self.articles[top.doc_id]
         sources = [self._article_source(article, top)]
         body = article.one_liner
+        worry = self._worry_plan(question, article, hits)
         if _ASKS_WARNING_RE.search(question) and article.warnings:
-            body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article)}"
+            # With a plan for the worry to follow, only the signs that match the question best.
+            budget = WARNING_BUDGET // 2 if worry is not None else WARNING_BUDGET
+            body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article, budget)}"
+        if worry is not None:
+            body = f"{body}\n{prompt_text('replies/worry_plan.txt').format(title=worry.title, plan=worry.one_liner)}"
+            sources.append(Source(worry.id, worry.title, "一句话", "outreach"))
         # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding under
         # a national article; a place article already holds its document's figures.
         local = [h for h in hits[:4] if h.metadata["kind"] == "policy" or self._article_place(h)]
@@ -165,6 +245,29 @@ class ExtractiveComposer:
             sources.append(extra[1])
         evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
         return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _worry_plan(self, question: str, article: Article, hits: list[Hit]) -> Article | None:
+        """The article with the plan for a worry the question names (bot/answer/worries.yaml), or among the hits
+        the one that covers what the question worries about and `article` does not."""
+        if not _ASKS_WARNING_RE.search(question):
+            return None
+        for pattern, plan in _worries():
+            if plan != article.id and plan in self.articles and pattern.search(question):
+                return self.articles[plan]
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        total = sum(self.idf(t) for t in asked)
+        if not asked or total == 0:
+            return None
+        covered = set(tokenize(" ".join([article.title, *article.sections.values(), *article.questions])))
+        missing = asked - covered
+        for hit in hits[:TOP_FOR_ANSWER]:
+            other = self.articles.get(hit.doc_id)
+            if hit.metadata["kind"] != "outreach" or other is None or other.id == article.id:
+                continue
+            holds = set(tokenize(" ".join([other.title, other.one_liner, *other.questions, *other.warnings])))
+            if sum(self.idf(t) for t in missing & holds) / total >= WORRY_MIN_SHARE:
+                return other
+        return None
 
     def _focused(self, focus: str, top: Hit) -> Composed | None:
         """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None."""
@@ -186,13 +289,13 @@ class ExtractiveComposer:
         sources = (self._article_source(article, top),)
         return Composed(body=body, sources=sources, evidence=(*lines, top.text))
 
-    def _warnings_for(self, question: str, article: Article) -> str:
+    def _warnings_for(self, question: str, article: Article, budget: int = WARNING_BUDGET) -> str:
         """The article's 要警惕 lines that match the question best (in the article's order), within budget."""
         query = {t for t in words(expand_query(question)) if len(t) >= 2}
         scored = sorted(article.warnings, key=lambda w: -sum(self.idf(t) for t in query & set(tokenize(w))))
         kept: list[str] = []
         for line in scored:
-            if kept and sum(map(len, kept)) + len(line) > WARNING_BUDGET:
+            if kept and sum(map(len, kept)) + len(line) > budget:
                 continue
             kept.append(line)
         return "".join(w for w in article.warnings if w in kept)
@@ -203,74 +306,144 @@ class ExtractiveComposer:
         if not other_hits:
             return None
         explainers = [h for h in other_hits if self._article_place(h)]
-        candidates = self._candidates(question, explainers) if explainers else []
-        if candidates and candidates[0].score >= EXTRA_LINE_MIN_SCORE:
-            best_hit = candidates[0].hit
+        units = self._units(question, explainers) if explainers else []
+        if units and units[0].overlap >= EXTRA_LINE_MIN_SCORE:
+            best_hit = units[0].hit
             return self._with_place(best_hit, self.articles[best_hit.doc_id].one_liner), self._source(best_hit)
-        candidates = self._candidates(question, [h for h in other_hits if h.metadata["kind"] == "policy"])
-        if not candidates or candidates[0].score < EXTRA_LINE_MIN_SCORE:
+        units = self._units(question, [h for h in other_hits if h.metadata["kind"] == "policy"])
+        if not units or units[0].overlap < EXTRA_LINE_MIN_SCORE:
             return None
-        best = candidates[0]
-        return self._with_place(best.hit, best.text), self._source(best.hit)
+        best = units[0]
+        text = plain_rules().target.format(text=best.text) if best.target else best.text
+        return self._with_place(best.hit, text), self._source(best.hit)
 
     def _from_policy(self, question: str, hits: list[Hit]) -> Composed:
-        """The best passage, plainly rewritten (weakest sentences dropped to fit), plus the best line of
-        the next passages when there is room: chunks are short, so the passage itself is the answer."""
-        candidates = self._candidates(question, hits)
-        if not candidates:
+        """The clauses that hold what was asked, stated plainly: a passage is never pasted whole. The best unit
+        leads; units of the next passages follow when they score nearly as well and there is room."""
+        units = self._units(question, hits)
+        if not units:
             return Composed(body="", grounded=False)
-        # Retrieval's first hit leads (it ranks passages better than word overlap does); its sentences
-        # are taken best first so a cut drops the weakest.
-        lead_rank = min(c.rank for c in candidates)
-        lead = [c for c in candidates if c.rank == lead_rank]
-        chosen: list[Candidate] = []
-        used = 0
-        for cand in lead:
-            if used + len(cand.text) <= BODY_BUDGET or not chosen:
-                chosen.append(cand)
-                used += len(cand.text)
-        floor = max(lead[0].score, candidates[0].score) * 0.6
-        for cand in candidates:
-            if cand.rank != lead_rank and cand.score >= floor and used + len(cand.text) <= BODY_BUDGET + 40:
-                chosen.append(cand)
-                used += len(cand.text)
+        # A question that asks for one thing (how often, who …) gets the unit that holds it and little more; a
+        # general one (「…有什么规定」) gets the units of the first passage that together say what it says
+        # (retrieval ranks passages better than word overlap ranks clauses).
+        general = not asked_types(question)
+        lead = units[0] if not general else min(units, key=lambda u: (u.rank, -u.score))
+        if general:
+            first = [u for u in units if u.hit.chunk_id == lead.hit.chunk_id]
+            pool = first + [u for u in units if u.hit.chunk_id != lead.hit.chunk_id]
+            most, budget, share = GENERAL_UNITS, GENERAL_BUDGET, 0.0
+        else:
+            pool = units
+            most, budget, share = POLICY_UNITS, POLICY_BUDGET, SECOND_UNIT_SHARE
+        lead = pool[0]
+        chosen = [lead]
+        used = len(lead.text)
+        for unit in pool[1:]:
+            if len(chosen) >= most or unit.score < lead.score * share:
                 break
-        chosen.sort(key=lambda c: (c.rank != lead_rank, c.rank, c.order))
-        body = self._with_place(chosen[0].hit, "".join(c.text for c in chosen))
-        sources = tuple(dict.fromkeys(self._source(c.hit) for c in chosen))
+            if unit.overlap < lead.overlap * share:
+                continue  # it scores by the kind of answer it holds, not by what the question is about
+            if used + len(unit.text) > budget or any(unit.overlaps(c) for c in chosen):
+                continue
+            chosen.append(unit)
+            used += len(unit.text)
+        # The best unit leads; the others follow in the passages' order.
+        chosen = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.rank, u.sentence, u.first))]
+        lines = [u.text for u in chosen]
+        # A plan's target is framed once, where the first one starts; plain rules are not framed.
+        framed = next((n for n, u in enumerate(chosen) if u.target), None)
+        if framed is not None:
+            lines[framed] = plain_rules().target.format(text=lines[framed])
+        lead = chosen[0]
+        if WHO in asked_types(question) and not any(holds(WHO, line) for line in lines):
+            who = responsible_for(lead.hit.text)
+            if who:
+                lines.append(plain_rules().responsible.format(who=who))
+        body = self._with_place(lead.hit, "".join(lines))
+        sources = tuple(dict.fromkeys(self._source(u.hit) for u in chosen))
         return Composed(body=body, sources=sources, evidence=tuple(h.text for h in hits))
 
-    def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
-        query = {t for t in words(expand_query(question)) if len(t) >= 2}
-        total = sum(self.idf(t) for t in query) or 1.0
-        wants_number = bool(_QUANTITY_RE.search(question))
-        keep_who = asks_who(question)
-        out: list[Candidate] = []
-        for rank, hit in enumerate(hits):
-            is_table = hit.section.startswith("附件")
-            pieces = [hit.text] if is_table else split_sentences(hit.text)
-            label = hit.section.rsplit(" > ", 1)[-1]
-            for order, piece in enumerate(pieces):
-                if not is_table and order == 0 and (_TITLE_ONLY_RE.match(piece) or piece.rstrip("。") in label):
-                    continue  # an item's slogan title carries no fact
-                text = plain_table_row(piece, keep_who) if is_table else plain_sentence(piece, keep_who)
-                if len(text) < 6:
+    def _share(self, query: set[str], tokens: set[str], total: float) -> float:
+        """Weighted share of the query's words in `tokens`; a long word missing whole counts by its character
+        pairs (「送教上门」 is half there in 「每月上门」)."""
+        found = 0.0
+        for word in query:
+            if word in tokens:
+                found += self.idf(word)
+            elif len(word) >= 3:
+                pairs = [word[i:i + 2] for i in range(len(word) - 1)]
+                found += self.idf(word) * sum(p in tokens for p in pairs) / len(pairs)
+        return found / total
+
+    def _prepared(self, hit: Hit, keep_who: bool) -> tuple[_Prepared, ...]:
+        """The well-formed units of one chunk, with their words: the same for every question (cached)."""
+        key = (hit.chunk_id, keep_who)
+        cached = self._unit_cache.get(key)
+        if cached is not None:
+            return cached
+        is_table = hit.section.startswith("附件")
+        label = hit.section.rsplit(" > ", 1)[-1]
+        target_section = any(part.startswith(_TARGET_SECTIONS) for part in hit.section.split(" > "))
+        # A table row loses its column names first; then it is cut like any text.
+        sentences = split_sentences(plain_table_row(hit.text, keep_who, rewrite=False) if is_table else hit.text)
+        out: list[_Prepared] = []
+        order = 0
+        for number, sentence in enumerate(sentences):
+            if not is_table and number == 0 and (_TITLE_ONLY_RE.match(sentence) or sentence.rstrip("。") in label):
+                continue  # an item's slogan title carries no fact
+            context = frozenset(tokenize(sentence))
+            for i, j, pieces in _runs(clauses(sentence)):
+                order += 1
+                if any(is_framing(p) for p in pieces):
                     continue
-                overlap = sum(self.idf(t) for t in query & set(tokenize(piece))) / total
-                score = overlap / (1 + 0.35 * rank)
-                if wants_number and _NUMBER_RE.search(text):
-                    score *= 1.3
-                if is_table:
+                span = "".join(pieces)
+                text = plain_clause(span, keep_who)
+                if not well_formed(text) or (len(pieces) > 1 and len(text) > UNIT_MAX_CHARS):
+                    continue
+                target = target_section or bool(_TARGET_RE.search(text)) or (is_table and "目标）" in hit.text)
+                out.append(_Prepared(
+                    text=text, pieces=tuple(pieces), order=order, sentence=number, first=i, last=j,
+                    tokens=frozenset(tokenize(span)) | frozenset(tokenize(text)),  # 入户巡访 is also 上门看望
+                    context=context, jargon=len(jargon_words(text)), table=is_table, target=target))
+        prepared = tuple(out)
+        if len(self._unit_cache) < UNIT_CACHE_CHUNKS:
+            self._unit_cache[key] = prepared
+        return prepared
+
+    def _units(self, question: str, hits: list[Hit]) -> list[Unit]:
+        """Every well-formed unit of the hits' sentences, best first (one copy of each)."""
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        # What the question is about: without the words that only ask for a kind of answer (多久, 一次, 找谁) —
+        # the kind is scored on its own — and without the place, which chose the document already.
+        query = {t for t in asked if not is_cue(t) and not self.index.named_documents(t)} or asked
+        total = sum(self.idf(t) for t in query) or 1.0
+        kinds = asked_types(question)
+        keep_who = asks_who(question) or WHO in kinds
+        out: list[Unit] = []
+        for rank, hit in enumerate(hits):
+            for piece in self._prepared(hit, keep_who):
+                overlap = self._share(query, piece.tokens, total)
+                around = self._share(query, piece.context, total)
+                score = overlap + 0.25 * around
+                matched = [k for k in kinds if holds(k, piece.text)]
+                if kinds:
+                    score *= 1 + TYPE_BONUS * len(matched) if matched else TYPE_MISSING
+                if len(piece.text) > UNIT_GOOD_CHARS:
+                    score *= (UNIT_GOOD_CHARS / len(piece.text)) ** 0.5
+                score *= 0.8 ** piece.jargon
+                if piece.table:
                     score *= 0.7  # target figures for officials; the main text says what families get
-                out.append(Candidate(text=text, hit=hit, rank=rank, order=order, score=score))
-        out.sort(key=lambda c: -c.score)
-        # Overlapping chunks repeat a sentence; keep its best-scored copy only.
+                score /= 1 + RANK_DISCOUNT * rank
+                out.append(Unit(text=piece.text, pieces=piece.pieces, hit=hit, rank=rank, order=piece.order,
+                                sentence=piece.sentence, first=piece.first, last=piece.last, score=score,
+                                overlap=overlap, target=piece.target))
+        out.sort(key=lambda u: (-u.score, u.rank, u.order))
         seen: set[str] = set()
         unique = []
-        for cand in out:
-            if cand.text not in seen:
-                seen.add(cand.text)
-                unique.append(cand)
+        for unit in out:  # overlapping chunks repeat a sentence; keep its best-scored copy only
+            if unit.text not in seen:
+                seen.add(unit.text)
+                unique.append(unit)
         return unique
 
     def _with_place(self, hit: Hit, text: str) -> str:
@@ -281,6 +454,36 @@ class ExtractiveComposer:
     def _source(self, hit: Hit) -> Source:
         return Source(hit.doc_id, str(hit.metadata.get("short_title") or hit.title), short_section(hit.section),
                       str(hit.metadata["kind"]))
+
+
+_TOPIC_RE = re.compile(r"^(?:对于?|针对|凡)[^，；。]{1,24}的[，,]$")
+
+
+def _runs(parts: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(first, last, clauses) of every run of up to UNIT_CLAUSES contiguous clauses, and of a sentence's topic
+    clause (「对…的，」) joined to each later clause."""
+    runs = [(i, j, parts[i:j + 1]) for i in range(len(parts)) for j in range(i, min(i + UNIT_CLAUSES, len(parts)))]
+    if len(parts) > 2 and _TOPIC_RE.match(parts[0]):
+        runs += [(k, k, [parts[0], parts[k]]) for k in range(2, len(parts))]
+    return runs
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two statements that say nearly the same (most character pairs of the shorter are in the longer)."""
+    short, long = sorted((a, b), key=len)
+    pairs = {short[i:i + 2] for i in range(len(short) - 1)}
+    return bool(pairs) and len(pairs & {long[i:i + 2] for i in range(len(long) - 1)}) >= 0.75 * len(pairs)
+
+
+def _chunk_hit(chunk: dict) -> Hit:
+    keys = ("doc_id", "kind", "title", "short_title", "region", "topic", "section", "position", "source_file")
+    return Hit(chunk_id=chunk["chunk_id"], score=0.0, text=chunk["text"], metadata={k: chunk.get(k) for k in keys})
+
+
+@lru_cache(maxsize=1)
+def _worries() -> tuple[tuple[re.Pattern[str], str], ...]:
+    rows = yaml.safe_load((Path(__file__).resolve().parent / "worries.yaml").read_text("utf-8")) or []
+    return tuple((re.compile(str(row["pattern"])), str(row["article"])) for row in rows)
 
 
 def short_section(section: str) -> str:

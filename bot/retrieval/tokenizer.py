@@ -45,6 +45,34 @@ def words(text: str) -> list[str]:
     return [tok.lower() for tok in _tokenizer().cut(text) if _WORD_RE.search(tok) and tok not in stop]
 
 
+def segment(text: str) -> list[str]:
+    """jieba's plain cut of `text`, every character kept (punctuation too): the pieces join back to `text`."""
+    return list(_tokenizer().cut(text))
+
+
+@lru_cache(maxsize=1)
+def _pos_tokenizer():  # type: ignore[no-untyped-def]
+    """jieba's part-of-speech tagger over our tokenizer: the standard tags (loaded once, by jieba.posseg) plus
+    the domain dictionary's own (「留守儿童 20 n」)."""
+    import jieba.posseg
+
+    tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    tagger.tokenizer = _tokenizer()
+    tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+    for line in (KNOWLEDGE_DIR / "userdict.txt").read_text("utf-8").splitlines():
+        fields = line.split()
+        if fields:
+            tagger.word_tag_tab[fields[0]] = fields[2] if len(fields) >= 3 else "n"
+    return tagger
+
+
+def pos_segment(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs, e.g. ("对于", "p"), ("就诊", "v"). The first call loads the tags
+    (seconds): `warm_up` does it at start."""
+    return [(pair.word, pair.flag) for pair in _pos_tokenizer().cut(text)]
+
+
 def warm_up() -> None:
-    """Loads jieba's dictionary now rather than on the first query."""
+    """Loads jieba's dictionary (and its part-of-speech tags) now rather than on the first query."""
     tokenize("预热")
+    pos_segment("预热")
