@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     case_flood_per_channel: int = 200
 
     # Counsellor console (handlers/console*.py, bot/console/)
-    teams_file: Path = Field(default=PROJECT_ROOT / "bot" / "routing_teams.yaml")
+    teams_file: Path = Field(default=PROJECT_ROOT / "bot" / "casework" / "routing_teams.yaml")
     sla_red_minutes: int = 15
     sla_yellow_hours: int = 24
     console_idle_minutes: int = 30

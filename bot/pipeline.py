@@ -25,8 +25,8 @@ from bot.answer.format import format_reply
 from bot.answer.llm import LLMComposer
 from bot.answer.local import frame_local, one_place
 from bot.answer.model import Composed
-from bot.case_flood import FloodLimit
-from bot.cases import CaseChange, attach_to_open_case, record_case
+from bot.casework.flood import FloodLimit
+from bot.casework.cases import CaseChange, attach_to_open_case, record_case
 from bot.config import Settings, get_settings
 from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
 from bot.conversation.human import reply_in_human_mode
@@ -36,12 +36,12 @@ from bot.conversation.profile import (Profile, Remembered, Said, age_hint, claim
 from bot.feedback.curated_index import CuratedIndex
 from bot.feedback.records import record_reply, take_text_vote
 from bot.feedback.words import feedback_hint, thanks_line, vote_in_text
-from bot.intents import detect_intent
-from bot.memory import contextual_query, recent_turns, user_history
+from bot.conversation.intents import detect_intent
+from bot.conversation.memory import contextual_query, recent_turns, user_history
 from bot import spool
 from bot.metrics import CASES_ESCALATED, CASES_OPENED, DUPLICATES, MESSAGES, REPLY_SECONDS, SPOOLED
-from bot.notify import notify_red_case
-from bot.notify_channels import alert_case
+from bot.casework.notify import notify_red_case
+from bot.casework.notify_channels import alert_case
 from bot.prompts import prompt_text, prompt_yaml
 from bot.referrals import not_covered_reply
 from bot.retrieval.places import Home, Places, places_in, places_named
@@ -93,13 +93,13 @@ class Inbound:
     kind: str = "text"
     msg_key: str | None = None
     recognition: str | None = None
-    origin: str | None = None  # pseudonym of the client address (bot.case_flood.origin_ref); None for WeChat
+    origin: str | None = None  # pseudonym of the client address (bot.casework.flood.origin_ref); None for WeChat
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What the pipeline decided for one message. `case_id` is the console's sequential case number: channels
-    never show it to a family (handlers.api answers with the case's public reference, bot.cases.public_ref_of)."""
+    never show it to a family (handlers.api answers with the case's public reference, bot.casework.cases.public_ref_of)."""
 
     reply_text: str
     level: str = "green"

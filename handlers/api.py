@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
-from bot.case_flood import origin_ref
-from bot.cases import public_ref_of
+from bot.casework.flood import origin_ref
+from bot.casework.cases import public_ref_of
 from bot.pipeline import Conversation, Inbound
 from bot.prompts import prompt_text
 from bot.rate_limit import held_back

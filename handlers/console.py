@@ -14,8 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.case_workflow import PermissionDenied, require_view
-from bot.cases import ensure_region_teams
+from bot.casework.workflow import PermissionDenied, require_view
+from bot.casework.cases import ensure_region_teams
 from bot.config import Settings
 from bot.console.audit import audit
 from bot.console.reports import beijing_today

@@ -1,4 +1,4 @@
-"""POST actions on a case. Each checks the CSRF token, runs one bot.case_workflow action (which enforces the
+"""POST actions on a case. Each checks the CSRF token, runs one bot.casework.workflow action (which enforces the
 state machine and permissions and writes the audit entry) and redirects back to the case page."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bot.case_workflow import Actor, labels
+from bot.casework.workflow import Actor, labels
 from bot.config import Settings
 from bot.console.accounts import (LoginRefused, authenticate, aware, end_session, load_session, start_session, teams_of,
                                   throttled)

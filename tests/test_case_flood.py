@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.case_flood import origin_ref
+from bot.casework.flood import origin_ref
 from bot.config import Settings
 from bot.pipeline import Conversation, Inbound
 from bot.storage.db import session_scope

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.cases import ensure_region_teams, record_case, team_for, teams_for
+from bot.casework.cases import ensure_region_teams, record_case, team_for, teams_for
 from bot.config import PROJECT_ROOT, Settings
 from bot.errors import ConfigError
 from bot.safety import Triage
@@ -25,7 +25,7 @@ from bot.storage.models import Case, CaseEvent, ChannelUser, Contact, Message, T
 from tests.fakes.app_server import serve_app
 from tests.fakes.console import add_account, csrf_of, login
 
-SHIPPED = PROJECT_ROOT / "bot" / "routing_teams.yaml"
+SHIPPED = PROJECT_ROOT / "bot" / "casework" / "routing_teams.yaml"
 NEGLECT = Triage("yellow", ("neglect",), ("没人管",), ("test",))
 SUICIDE_AND_NEGLECT = Triage("red", ("suicide", "neglect"), ("不想活",), ("test",))
 

@@ -9,7 +9,7 @@ import pytest
 from bot.config import Settings
 from bot.console.sla import check_sla
 from bot.metrics import SLA_BREACHES
-from bot.notify_channels import alert_case
+from bot.casework.notify_channels import alert_case
 from bot.storage.db import session_scope
 from bot.storage.migrate import upgrade
 from bot.storage.models import Case, CaseEvent

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.cases import normalise_ref, record_case
+from bot.casework.cases import normalise_ref, record_case
 from bot.config import Settings
 from bot.safety import triage
 from bot.storage.db import get_engine, session_scope

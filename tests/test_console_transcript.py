@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.cases import record_case
+from bot.casework.cases import record_case
 from bot.config import Settings
 from bot.console.views import case_detail
 from bot.safety import triage

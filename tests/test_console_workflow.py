@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import case_workflow as wf
-from bot.cases import record_case, team_for
+from bot.casework.cases import record_case, team_for
 from bot.config import Settings
 from bot.safety import triage
 from bot.storage.db import session_scope
@@ -145,7 +145,7 @@ def test_on_call_counsellor_sees_red_cases_of_every_team(db: Settings) -> None:
 def test_routing_follows_the_teams_file(tmp_path) -> None:
     from bot.config import PROJECT_ROOT
 
-    shipped = PROJECT_ROOT / "bot" / "routing_teams.yaml"
+    shipped = PROJECT_ROOT / "bot" / "casework" / "routing_teams.yaml"
     assert team_for(("suicide",), shipped) == "12356"
     assert team_for(("sexual_abuse", "emotional"), shipped) == "12355"
     assert team_for(("missing",), shipped) == "local"

@@ -301,7 +301,7 @@ def test_honest_sla_claim_is_not_a_response_and_red_restarts_the_clock(db: Setti
 
 def test_a_case_of_several_categories_alerts_every_team_concerned(db: Settings, convo: Conversation,
                                                                   hook: WebhookReceiver) -> None:
-    from bot.cases import teams_for
+    from bot.casework.cases import teams_for
 
     assert teams_for(["bullying", "suicide"], db.teams_file) == ["12355", "12356"]
     say(convo, "孩子在学校被同学欺负，回来说不想活了")

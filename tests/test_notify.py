@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.config import Settings
-from bot.notify import notify_red_case
+from bot.casework.notify import notify_red_case
 from bot.pipeline import Conversation, Inbound
 from bot.storage.migrate import upgrade
 from tests.conftest import free_port

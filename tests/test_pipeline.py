@@ -91,7 +91,7 @@ def test_follow_up_about_health_checks(convo: Conversation) -> None:
 
 
 def test_contextual_query_joins_only_follow_ups() -> None:
-    from bot.memory import contextual_query
+    from bot.conversation.memory import contextual_query
 
     history = ["孩子查出来缺铁性贫血"]
     assert contextual_query("那吃什么好", history) == "孩子查出来缺铁性贫血 那吃什么好"

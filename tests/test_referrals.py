@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intents import detect_intent
+from bot.conversation.intents import detect_intent
 from bot.prompts import prompt_text
 from bot.referrals import not_covered_reply, referral_line
 

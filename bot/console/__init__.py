@@ -1,4 +1,4 @@
 """Counsellor console core: accounts and sessions, queue and case views, replies, reports, SLA alerts.
 
-Channel-agnostic: handlers/console*.py renders it; the case state machine is bot/case_workflow.py.
+Channel-agnostic: handlers/console*.py renders it; the case state machine is bot/casework/workflow.py.
 """

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.cases import ensure_region_teams
+from bot.casework.cases import ensure_region_teams
 from bot.config import get_settings
 from bot.console.accounts import ROLES, create_account, find_account, generate_password, set_password, unlock
 from bot.console.audit import audit

@@ -7,7 +7,7 @@ message is still stored so the transcript shows what was meant to be said.
 
 The reply counts as the case's (first) response when it reaches the family, not when it is sent from here:
 web chat at once (stored is shown), WeChat when the 客服消息 API accepted it or the 订阅号's passive reply
-carried it (bot.cases.response_delivered).
+carried it (bot.casework.cases.response_delivered).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.case_workflow import Actor, WorkflowError, claim, mark_reply
+from bot.casework.workflow import Actor, WorkflowError, claim, mark_reply
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.storage.db import session_scope

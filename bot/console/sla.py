@@ -13,8 +13,8 @@ from bot.config import Settings
 from bot.console.views import sla_deadline
 from bot.conversation.timers import check_conversations
 from bot.metrics import SLA_BREACHES
-from bot.notify import RETRY_DELAYS
-from bot.notify_channels import alert_case
+from bot.casework.notify import RETRY_DELAYS
+from bot.casework.notify_channels import alert_case
 from bot.storage.db import session_scope
 from bot.storage.models import Case, CaseEvent, utcnow
 

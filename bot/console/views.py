@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import String, and_, case as when, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from bot.case_workflow import Actor, can_view
-from bot.cases import normalise_ref
+from bot.casework.workflow import Actor, can_view
+from bot.casework.cases import normalise_ref
 from bot.config import Settings
 from bot.console.accounts import aware
 from bot.console.replies import delivery_states, outbox_key, reply_window

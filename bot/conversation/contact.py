@@ -2,7 +2,7 @@
 
 After the first red or yellow reply the bot asks once for a call-back number; the next message that holds a
 phone number is stored on the person (a case event and an audit entry name it masked). Counsellors fill in or
-correct relationship, the child's age, region and phone on the case page (bot.case_workflow.update_contact).
+correct relationship, the child's age, region and phone on the case page (bot.casework.workflow.update_contact).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bot.cases import response_delivered
+from bot.casework.cases import response_delivered
 from bot.config import Settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelUser, Message
@@ -17,7 +17,7 @@ from bot.wechat.replies import reply_parts
 
 def store_outbound(session: Session, user: ChannelUser, text: str, case_id: int | None, author: str) -> Message:
     """Stores the message. In the web chat that is its delivery: the family's page shows what is stored (it
-    polls its history), so a counsellor's message counts as a response now (bot.cases.response_delivered);
+    polls its history), so a counsellor's message counts as a response now (bot.casework.cases.response_delivered);
     WeChat confirms delivery later, in the outbox."""
     message = Message(user_id=user.id, direction="out", author=author, text=text, level="green", case_id=case_id)
     session.add(message)

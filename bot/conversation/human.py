@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.cases import CaseChange
+from bot.casework.cases import CaseChange
 from bot.config import Settings
-from bot.notify_channels import alert_case
+from bot.casework.notify_channels import alert_case
 from bot.safety import Triage, crisis_reply
 from bot.storage.db import session_scope
 from bot.storage.models import CaseEvent

@@ -84,7 +84,7 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sla_breach_notified: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Flood control (migration 0005_channel_security, bot/case_flood.py): a pseudonym of the client address
+    # Flood control (migration 0005_channel_security, bot/casework/flood.py): a pseudonym of the client address
     # that opened the case, and whether the case groups the excess of a flood for a supervisor.
     origin: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     flood: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -94,10 +94,10 @@ class Case(Base):
     read_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The response clock: from creation, restarted when the case escalates to red (None = created_at)
     sla_from: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # Where the family is: the person's contact region when known (migration 0008_case_region; bot.cases)
+    # Where the family is: the person's contact region when known (migration 0008_case_region; bot.casework.cases)
     region: Mapped[str] = mapped_column(String(64), default="")
     # The newest message id answered by a delivered counsellor message or a phone call: family messages after it
-    # wait for the next response (migration 0008_case_region; bot.cases.response_delivered)
+    # wait for the next response (migration 0008_case_region; bot.casework.cases.response_delivered)
     answered_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
@@ -223,7 +223,7 @@ class Account(Base):
 
 
 class Team(Base):
-    """A hotline team whose queue receives cases of its categories (bot/routing_teams.yaml)."""
+    """A hotline team whose queue receives cases of its categories (bot/casework/routing_teams.yaml)."""
 
     __tablename__ = "teams"
 

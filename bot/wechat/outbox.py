@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from wechatpy.exceptions import WeChatClientException
 
-from bot.cases import response_delivered
+from bot.casework.cases import response_delivered
 from bot.config import Settings
 from bot.storage.db import get_engine, session_scope
 from bot.storage.models import CaseEvent, ChannelUser, WechatOutbox, utcnow
@@ -57,7 +57,7 @@ def stored_message_id(msg_key: str) -> int | None:
 
 
 def _delivered(session: Session, row: WechatOutbox) -> None:
-    """A counsellor's message went out: the case's response clocks stop (bot.cases.response_delivered)."""
+    """A counsellor's message went out: the case's response clocks stop (bot.casework.cases.response_delivered)."""
     message_id = stored_message_id(row.msg_key)
     if message_id is not None:
         response_delivered(session, message_id, row.sent_at)

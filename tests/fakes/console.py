@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from bot.case_workflow import Actor
+from bot.casework.workflow import Actor
 from bot.config import Settings
 from bot.console.accounts import create_account, teams_of
 from bot.storage.db import session_scope

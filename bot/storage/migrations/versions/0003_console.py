@@ -11,7 +11,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-# Seeded hotline teams (the defaults); bot/routing_teams.yaml maps categories to these keys.
+# Seeded hotline teams (the defaults); bot/casework/routing_teams.yaml maps categories to these keys.
 SEEDED_TEAMS = (("12356", "12356 心理援助"), ("12355", "12355 青少年服务"), ("local", "本地儿童福利"))
 
 CASE_COLUMNS = (

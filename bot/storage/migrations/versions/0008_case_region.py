@@ -1,4 +1,4 @@
-"""cases.region: where the family is (from the person's contact region, bot.cases); the routing file's
+"""cases.region: where the family is (from the person's contact region, bot.casework.cases); the routing file's
 `regions:` block picks the local team by it. cases.answered_upto: the newest message id answered by a counsellor
 message delivered to the family or a recorded phone call (the next-response clock of human mode counts the
 family's messages after it)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.case_flood import FLOOD_CATEGORY_REASON, FloodLimit, flooded, open_flood_case
+from bot.casework.flood import FLOOD_CATEGORY_REASON, FloodLimit, flooded, open_flood_case
 from bot.errors import ConfigError, StorageError
 from bot.safety import Triage
 from bot.config import Settings
@@ -225,7 +225,7 @@ def record_case(session: Session, user: ChannelUser, message: Message, triage: T
                 flood_limit: FloodLimit | None = None, region: str | None = None) -> CaseChange:
     """Creates or updates the user's open case for a red or yellow message (caller commits).
     A new case goes to the queue of the team its categories (and the person's `region`) route to (`teams_file`).
-    Past `flood_limit` for the channel or the client `origin` (bot.case_flood), the message joins that source's
+    Past `flood_limit` for the channel or the client `origin` (bot.casework.flood), the message joins that source's
     flood case instead."""
     case = open_case_for(session, user.id)
     evidence = list(triage.evidence)

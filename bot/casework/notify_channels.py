@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import Settings
-from bot.notify import RETRY_DELAYS, notify_red_case
+from bot.casework.notify import RETRY_DELAYS, notify_red_case
 from bot.prompts import prompt_yaml
 from bot.storage.db import session_scope
 from bot.storage.models import Account, TeamMember

@@ -53,7 +53,7 @@ def flooded(session: Session, channel: str, origin: str | None, limit: FloodLimi
 
 def open_flood_case(session: Session, channel: str, origin: str | None) -> Case | None:
     """The open flood case this source's excess joins, if there is one."""
-    from bot.cases import OPEN_STATUSES
+    from bot.casework.cases import OPEN_STATUSES
 
     same_origin = Case.origin == origin if origin else Case.origin.is_(None)
     return session.scalar(select(Case).where(Case.flood.is_(True), Case.channel == channel, same_origin,

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.cases import apply_region, phone_answered
+from bot.casework.cases import apply_region, phone_answered
 from bot.console.accounts import at_least
 from bot.console.audit import audit
 from bot.conversation.contact import PHONE_RE, contact_of, masked
@@ -176,7 +176,7 @@ def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
 
 def mark_reply(session: Session, case: Case, actor: Actor, message_id: int, delivery: str) -> None:
     """Called by bot.console.replies after storing the outbound message. Writing is not yet a response: the
-    message counts when it reaches the family (bot.cases.response_delivered, called by the channel)."""
+    message counts when it reaches the family (bot.casework.cases.response_delivered, called by the channel)."""
     _require_work(actor, case)
     moved = _move(case, "work")
     _record(session, case, actor, "reply", {**moved, "message_id": message_id, "delivery": delivery})
@@ -288,7 +288,7 @@ def update_contact(session: Session, case: Case, actor: Actor, fields: dict[str,
                    teams_file: Path | None = None) -> None:
     """The contact panel: who writes (奶奶/妈妈/孩子本人), the child's age, region and call-back phone, stored
     on the person; the audit entry names the phone masked. A new region goes to the person's open cases, which
-    move to the region's local team by the routing file (bot.cases.apply_region)."""
+    move to the region's local team by the routing file (bot.casework.cases.apply_region)."""
     _require_work(actor, case)
     phone = fields.get("phone", "").strip().replace(" ", "")
     if phone and not PHONE_RE.fullmatch(phone):
