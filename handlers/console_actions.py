@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot import case_workflow as workflow
+from bot.casework import workflow as workflow
 from bot.console.replies import send_reply
 from bot.conversation.family import tell_family
 from bot.prompts import prompt_text

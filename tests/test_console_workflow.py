@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot import case_workflow as wf
+from bot.casework import workflow as wf
 from bot.casework.cases import record_case, team_for
 from bot.config import Settings
 from bot.safety import triage

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot import case_workflow as wf
+from bot.casework import workflow as wf
 from bot.config import Settings
 from bot.console.replies import send_reply
 from bot.conversation.modes import HUMAN, in_human_mode

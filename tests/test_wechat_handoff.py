@@ -123,7 +123,7 @@ def test_subscription_account_gives_the_counsellor_message_as_the_next_passive_r
 
 
 def test_subscription_hand_back_line_comes_with_the_next_bot_reply(subscription: tuple[str, Settings]) -> None:
-    from bot import case_workflow as wf
+    from bot.casework import workflow as wf
     from bot.conversation.family import tell_family
 
     url, settings = subscription
