@@ -20,7 +20,7 @@ def _cut(text: str, limit: int) -> str:
         return text
     window = text[:limit]
     end = max(window.rfind(mark) for mark in "。！？；")
-    return window[: end + 1] if end >= limit // 3 else window.rstrip("，、；") + "…"
+    return window[: end + 1] if end >= limit // 3 else window[: limit - 1].rstrip("，、；") + "…"  # … counts too
 
 
 def source_line(composed: Composed) -> str:
@@ -34,18 +34,25 @@ def source_line(composed: Composed) -> str:
     return f"出处：《{title}》{section}"
 
 
+MIN_BODY = 80  # a body cut shorter than this says too little: the reply may then run over
+
+
 def format_reply(composed: Composed, max_chars: int, hint: str = "") -> str:
-    """Body and numbered steps within `max_chars`, then the source line and an optional hint line."""
-    body = _cut(strip_markdown(composed.body).strip(), max_chars)
+    """Body and numbered steps, then the source line and an optional hint line, the whole reply within
+    `max_chars` where it can be: the source and the hint are kept, steps are dropped from the end first, and
+    the body is cut last (never below MIN_BODY characters)."""
+    source = source_line(composed)
+    reserved = sum(len(part) + 1 for part in (source, hint) if part)
+    budget = max(max_chars - reserved, MIN_BODY)
+    body = _cut(strip_markdown(composed.body).strip(), budget)
     lines = [body] if body else []
     used = len(body)
     for number, step in enumerate(composed.steps, 1):
         line = f"{number}. {strip_markdown(step).strip()}"
-        if used + len(line) > max_chars:
+        if used + len(line) + 1 > budget:
             break
         lines.append(line)
-        used += len(line)
-    source = source_line(composed)
+        used += len(line) + 1
     if source:
         lines.append(source)
     if hint:
