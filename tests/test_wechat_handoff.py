@@ -139,3 +139,41 @@ def test_subscription_hand_back_line_comes_with_the_next_bot_reply(subscription:
     _, content = send(url, "o-back", "你好")
     assert content and content.startswith(prompt_text("replies/handback.txt"))
     assert len(content) > len(prompt_text("replies/handback.txt"))  # and the bot's own answer after it
+
+
+def test_the_whole_story_over_a_service_account(service: tuple[str, Settings], api: FakeWeChatAPI) -> None:
+    """Issue 16's story through /wechat (服务号): red -> counsellor -> quiet bot -> new emergency gets 120 ->
+    call-back number stored -> hand back (told by 客服消息) -> the bot answers again -> close with the
+    mandatory-report record kept on the closed case."""
+    from bot.casework import workflow as wf
+    from bot.conversation.family import tell_family
+    from bot.storage.models import Contact, MandatoryReport
+
+    url, settings = service
+    _, crisis = send(url, "o-story", RED)
+    assert crisis and "12356" in crisis and prompt_text("replies/ask_callback.txt") in crisis
+    case_id = _counsellor_writes(settings, "o-story", QUESTION)
+    assert send(url, "o-story", SAFE_NOW) == ("success", None)
+    _, emergency = send(url, "o-story", FALL)
+    assert emergency and "120" in emergency.splitlines()[0]
+    assert send(url, "o-story", "我电话13812345678")[0] == "success"  # human mode: stored, the counsellor answers
+    with session_scope(settings) as session:
+        case = session.get(Case, case_id)
+        assert session.get(Contact, case.user_id).phone == "13812345678"
+        amy = case.assigned_to
+        user_id = case.user_id
+        assert wf.hand_back(session, case, actor(settings, amy))
+    tell_family(settings, user_id, case_id, prompt_text("replies/handback.txt"))
+    _wait_for(lambda: any(call["json"].get("text", {}).get("content") == prompt_text("replies/handback.txt")
+                          for call in api.calls(SEND)))
+    _, answer = send(url, "o-story", "谢谢老师，孩子没事了")
+    assert answer  # the bot answers again
+    with session_scope(settings) as session:
+        case = session.get(Case, case_id)
+        wf.record_mandatory_report(session, case, actor(settings, amy), "城关派出所", None, "JB-2026-118")
+        wf.close(session, case, actor(settings, amy), next(iter(wf.labels()["outcomes"])), "已转介，回访一次")
+    with session_scope(settings) as session:
+        case = session.get(Case, case_id)
+        assert case.status == "closed"
+        report = session.scalar(select(MandatoryReport).where(MandatoryReport.case_id == case_id))
+        assert (report.reported_to, report.reference) == ("城关派出所", "JB-2026-118")
