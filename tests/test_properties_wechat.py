@@ -146,7 +146,9 @@ def test_post_oversized_body_is_refused(client: TestClient) -> None:
 
 def test_rate_limit_check_of_a_huge_message_stays_fast(client: TestClient) -> None:
     """Regression: one long unpunctuated sentence full of signals took seconds to triage (quadratic), 20 000
-    characters about 15 s of CPU. Triage now reads all of it in windows, in linear time."""
+    characters about 15 s of CPU (about 10 s at this length). Triage now reads all of it in windows, in linear
+    time: about 3 s on a quiet 2-core machine. The bound only catches the quadratic case (a loaded machine must
+    not fail it); triage speed itself is measured by benchmarks/triage.py."""
     user = "o_props_rate_limit"
     first, body = signed_request(message_xml(user, "text", {"Content": "孩子不想活了", "MsgId": 424242001}), "aes")
     assert client.post("/wechat", params=first, content=body).status_code == 200
@@ -156,4 +158,4 @@ def test_rate_limit_check_of_a_huge_message_stays_fast(client: TestClient) -> No
     started = time.monotonic()
     response = client.post("/wechat", params=params, content=body)
     assert response.status_code == 200
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 8
