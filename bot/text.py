@@ -59,3 +59,16 @@ def clean_for_search(text: str, max_chars: int = 500) -> str:
     """Normalised, emoji-free text cut to `max_chars`: what retrieval embeds and tokenises."""
     text = _SPACE_RE.sub(" ", strip_emoji(normalize(text))).strip()
     return text[:max_chars].rstrip()  # a cut just after a space must not leave it dangling
+
+
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+
+
+def small_number(word: str) -> int:
+    """「8」「八」「十二」「二十」 as an int (ages and counts under 100); 99 for what it cannot read."""
+    if word.isdigit():
+        return int(word)
+    if "十" not in word:
+        return _DIGITS.get(word[0], 99)
+    tens, _, ones = word.partition("十")
+    return (_DIGITS.get(tens, 99) if tens else 1) * 10 + (_DIGITS.get(ones, 0) if ones else 0)

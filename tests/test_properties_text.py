@@ -108,3 +108,10 @@ def test_reply_parts_respect_wechat_limits(text: str) -> None:
     parts = reply_parts(text)
     assert len(parts) <= 5
     assert all(0 < len(p.encode("utf-8")) <= MAX_REPLY_BYTES for p in parts)
+
+
+def test_small_numbers_in_digits_and_chinese() -> None:
+    from bot.text import small_number
+
+    assert [small_number(w) for w in ("8", "八", "十", "十二", "二十", "两", "二十三")] == [8, 8, 10, 12, 20, 2, 23]
+    assert small_number("几") == 99  # unreadable: larger than any age the callers accept

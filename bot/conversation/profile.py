@@ -24,6 +24,7 @@ from bot.prompts import prompt_yaml
 from bot.retrieval.places import Places, places_named
 from bot.storage.db import session_scope
 from bot.storage.models import Contact, utcnow
+from bot.text import small_number
 
 FIELDS = ("relationship", "child_age", "region")
 FAMILY, COUNSELLOR = "family", "counsellor"
@@ -127,16 +128,6 @@ class Profile:
         return age_ranges(self.child_age)
 
 
-def _number(word: str) -> int:
-    if word.isdigit():
-        return int(word)
-    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
-    if "十" not in word:
-        return digits.get(word[0], 99)
-    tens, _, ones = word.partition("十")
-    return (digits.get(tens, 99) if tens else 1) * 10 + (digits.get(ones, 0) if ones else 0)
-
-
 def age_ranges(child_age: str) -> tuple[tuple[int, int], ...]:
     """Ages in years from a stored child_age (「8岁」「约8–9岁、5岁」「8个月」, or what a counsellor typed:
     「八岁」「三年级」), each as (youngest, oldest)."""
@@ -147,8 +138,8 @@ def age_ranges(child_age: str) -> tuple[tuple[int, int], ...]:
         elif m[3] == "个月":
             found.append((0, 0))
         else:
-            low = _number(m[1])
-            found.append((low, _number(m[2]) if m[2] else low))
+            low = small_number(m[1])
+            found.append((low, small_number(m[2]) if m[2] else low))
     return tuple(pair for pair in found if 0 <= pair[0] <= pair[1] < 19)
 
 
@@ -168,15 +159,15 @@ def _ages(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     patterns = [_AGE_A, _AGE_B] + ([_AGE_OTHERS] if _SEVERAL.search(text) else [])
     for pattern in patterns:
         for m in pattern.finditer(text):
-            age = _number(m[1])
+            age = small_number(m[1])
             if _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
                 continue
             if age < 19:
                 found.append((m.start(1), f"{age}岁{'半' if m[2] else ''}"))
                 spans.append(m.span())
     for m in _AGE_MONTHS.finditer(text):
-        if 0 < _number(m[1]) < 36 and not _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
-            found.append((m.start(1), f"{_number(m[1])}个月"))
+        if 0 < small_number(m[1]) < 36 and not _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
+            found.append((m.start(1), f"{small_number(m[1])}个月"))
             spans.append(m.span())
     for m in _AGE_GRADE.finditer(text):
         if _SOMEONE_ELSES.search(text[max(0, m.start() - 6):m.start()]):
@@ -207,8 +198,8 @@ def _relationship(text: str) -> tuple[str | None, list[tuple[int, int]], str | N
     if m:
         return "孩子本人", [m.span()], None
     m = _CHILD_OWN_AGE.search(text)
-    if m and _number(m[1]) < 18:
-        return "孩子本人", [m.span()], f"{_number(m[1])}岁"
+    if m and small_number(m[1]) < 18:
+        return "孩子本人", [m.span()], f"{small_number(m[1])}岁"
     m = _CHILD_OWN_GRADE.search(text)
     if m:
         return "孩子本人", [m.span()], _grade_text(m[1])

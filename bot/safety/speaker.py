@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.text import small_number
+
 SPEAKERS: tuple[str, ...] = ("child", "guardian_about_child", "guardian_self", "parent", "bystander", "unknown")
 
 _C = r"[^，。！？；,.!?;\n]"
@@ -53,19 +55,9 @@ _FIRST_PERSON = re.compile(r"我|俺")
 
 def _child_age(text: str) -> bool:
     for m in _CHILD_AGE.finditer(text):
-        if _number(m.group(1)) < 18:
+        if small_number(m.group(1)) < 18:
             return True
     return False
-
-
-def _number(word: str) -> int:
-    if word.isdigit():
-        return int(word)
-    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
-    if "十" not in word:
-        return digits.get(word[0], 99)
-    tens, _, ones = word.partition("十")
-    return (digits.get(tens, 99) if tens else 1) * 10 + (digits.get(ones, 0) if ones else 0)
 
 
 def detect_speaker(text: str) -> str:
