@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 # after the support text, whatever words it asks with, but only if it is ready by then: the crisis reply never
 # waits longer than this for it.
 CRISIS_ANSWER_DEADLINE = 1.0
+# The answer after a support text keeps at least its one-line gist (and its source), even when the support text
+# leaves less room than that in the reply's length budget.
+SUPPORT_MIN_ANSWER = 30
 # A retried message with no stored reply this long after it arrived was orphaned by a crash (WeChat retries
 # after 5 s; a first attempt that is merely slow has stored its reply by then or is answered "busy").
 ORPHAN_AFTER = dt.timedelta(seconds=3)
@@ -457,7 +460,10 @@ class Conversation:
             intent = "crisis" if result.level == "red" else "support"
             answer = self._answer_in_time(text, stored.history, stored.profile)
             if answer and answer[0].grounded:
-                reply = format_reply(answer[0], self.settings.reply_max_chars)
+                # The safety text is whole; the answer gets what is left of the length budget, the call-back
+                # question (asked once, after this) included.
+                room = self.settings.reply_max_chars - len(note + support) - len(prompt_text("replies/ask_callback.txt")) - 3
+                reply = format_reply(answer[0], room, min_body=SUPPORT_MIN_ANSWER)
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
                                sources=[s.as_dict() for s in answer[0].sources], grounded=True,
                                composer=answer[1], **common)

@@ -317,3 +317,16 @@ def test_a_follow_up_no_line_answers_gets_the_whole_answer(convo: Conversation) 
     ask(convo, "孩子近视了怎么办", user="fu2")
     again = ask(convo, "要多久复查一次", user="fu2")
     assert again.grounded and any(re.match(r"^1\. ", line) for line in again.reply_text.splitlines())
+
+
+@pytest.mark.parametrize("text", ["孙子在学校心情不好老是哭 有没有心理热线可以打 要钱不",
+                                  "孙子被烫伤了起了泡 有没有药可以抹"])
+def test_support_reply_with_its_answer_and_the_callback_question_fits_the_length_budget(
+        convo: Conversation, text: str) -> None:
+    convo.warm_up()
+    outcome = ask(convo, text, user=f"len-{len(text)}")
+    assert outcome.level in ("red", "yellow") and outcome.grounded
+    assert "电话号码" in outcome.reply_text  # the call-back question is asked after the first support reply
+    assert len(outcome.reply_text) <= convo.settings.reply_max_chars, outcome.reply_text
+    support, answer = outcome.reply_text.split("\n\n", 1)
+    assert "出处：《" in answer and "12356" in support or "120" in support

@@ -37,13 +37,13 @@ def source_line(composed: Composed) -> str:
 MIN_BODY = 80  # a body cut shorter than this says too little: the reply may then run over
 
 
-def format_reply(composed: Composed, max_chars: int, hint: str = "") -> str:
+def format_reply(composed: Composed, max_chars: int, hint: str = "", min_body: int = MIN_BODY) -> str:
     """Body and numbered steps, then the source line and an optional hint line, the whole reply within
     `max_chars` where it can be: the source and the hint are kept, steps are dropped from the end first, and
-    the body is cut last (never below MIN_BODY characters)."""
+    the body is cut last (never below `min_body` characters)."""
     source = source_line(composed)
     reserved = sum(len(part) + 1 for part in (source, hint) if part)
-    budget = max(max_chars - reserved, MIN_BODY)
+    budget = max(max_chars - reserved, min_body)
     body = _cut(strip_markdown(composed.body).strip(), budget)
     lines = [body] if body else []
     used = len(body)
