@@ -73,3 +73,21 @@ def test_a_place_article_does_not_answer_someone_from_elsewhere(composer) -> Non
     composed = _answer(composer, "兰溪这边送教上门一个月来几次")
     assert all(_place(composer, s.doc_id) in ("", "lanxi-child-development-14th") for s in composed.sources)
     assert "启东" not in composed.body
+
+
+def test_an_explainer_of_the_named_place_answers_only_what_it_is_about(composer) -> None:
+    # Every 兰溪 explainer shares 「兰溪」 with the question; the one about sexual-abuse cases is not an answer to
+    # a question about paying for a stay in hospital.
+    composed = _answer(composer, "兰溪这边娃看病住院 医保怎么报 家里困难有没有补助")
+    assert composed.grounded and "性侵" not in composed.body
+    assert "看病" in composed.body + "".join(composed.steps) or "医疗" in composed.body, composed.body
+
+
+def test_a_passage_with_the_asked_figure_beats_an_explainer_of_another_rule(composer) -> None:
+    composed = _answer(composer, "启东一个村里最少要配几个儿童主任")
+    assert composed.grounded and ("一名" in composed.body or "1名" in composed.body), composed.body
+
+
+def test_an_explainer_adds_its_line_with_the_asked_figure(composer) -> None:
+    composed = _answer(composer, "启东那边一年要摸排几次留守娃的情况")
+    assert composed.grounded and "2 次" in composed.body, composed.body

@@ -48,6 +48,13 @@ _ASKS_WARNING_RE = re.compile(
 # Another article among the hits holds the plan for a specific worry the question names and the answering
 # article does not cover (「去年抽过筋，今天又发烧」: the fever article answers, the fit article has the plan).
 WORRY_MIN_SHARE = 0.2
+# A place article answers a question that names its place only when it holds at least this share of the
+# question's weighted words: every 兰溪 explainer matches 「兰溪」, not every one is about what was asked.
+PLACE_ARTICLE_MIN_ABOUT = 0.4
+# A 说明 line that holds the figure asked for is added under the 一句话 when it shares at least this much of
+# the question's weighted words (a figure about something else is not the answer).
+FIGURE_MIN_SHARE = 0.2
+FIGURE_MARGIN = 0.15
 WARNING_BUDGET = 110
 # How many of the top hits can carry an answer: a matching article just below two or three policy passages
 # (common for follow-ups joined to their question) still answers.
@@ -196,8 +203,16 @@ class ExtractiveComposer:
         top = hits[0]
         articles = [h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "outreach" and h.doc_id in self.articles]
         if named_docs:
-            # A place named: that place's plain explainer (a place article for its document) answers first.
-            article_hit = next((h for h in articles if self._article_place(h) in named_docs), None)
+            # A place named: that place's plain explainer (a place article for its document) answers first,
+            # unless a passage ranked above it holds the figure asked for and the explainer does not.
+            article_hit = next((h for h in articles if self._article_place(h) in named_docs
+                                and self.about(question, self.articles[h.doc_id]) >= PLACE_ARTICLE_MIN_ABOUT), None)
+            if article_hit is not None and self._passage_above_answers(question, article_hit, hits):
+                article_hit = None
+            elif article_hit is None:  # no explainer of that place is about this: a national article that is
+                article_hit = next((h for h in articles if not self._article_place(h)
+                                    and self.about(question, self.articles[h.doc_id]) >= PLACE_ARTICLE_MIN_ABOUT),
+                                   None)
         else:
             # No place named: a local rule is not the asker's rule, so a national article leads and the best
             # local line follows it (「在启东，…」). Without one, the best local material answers, in plain words
@@ -214,6 +229,20 @@ class ExtractiveComposer:
             return self._from_article(question, top, hits)
         return self._from_policy(question, policy)
 
+    def _passage_above_answers(self, question: str, article_hit: Hit, hits: list[Hit]) -> bool:
+        """A policy passage ranked above the place article states the kind of answer asked for (a number, how
+        often, who, where …) and the article's own words (一句话, 说明) do not: 「启东每个村至少几个儿童主任」
+        is answered by the passage that says 「至少一名」, not by an explainer of another of 启东's rules."""
+        kinds = asked_types(question)
+        if not kinds:
+            return False
+        article = self.articles[article_hit.doc_id]
+        own = " ".join([article.one_liner, article.sections.get("说明", "")])
+        if any(holds(kind, own) for kind in kinds):
+            return False
+        above = hits[:hits.index(article_hit)]
+        return any(h.metadata["kind"] == "policy" and any(holds(kind, h.text) for kind in kinds) for h in above)
+
     def _article_place(self, hit: Hit) -> str:
         """The policy document a place article explains ("" for a national article)."""
         article = self.articles.get(hit.doc_id)
@@ -228,6 +257,9 @@ class ExtractiveComposer:
         article = self.articles[top.doc_id]
         sources = [self._article_source(article, top)]
         body = article.one_liner
+        figure = self._explained_figure(question, article)
+        if figure:  # 「一年来排查几趟」: the 说明 line that says 「每年…摸排 2 次」 follows the gist
+            body = f"{body}\n{figure}"
         worry = self._worry_plan(question, article, hits)
         if _ASKS_WARNING_RE.search(question) and article.warnings:
             # With a plan for the worry to follow, only the signs that match the question best.
@@ -245,6 +277,39 @@ class ExtractiveComposer:
             sources.append(extra[1])
         evidence = [article.one_liner, *article.steps, *(h.text for h in hits[:3])]
         return Composed(body=body, steps=tuple(article.steps), sources=tuple(sources), evidence=tuple(evidence))
+
+    def _question_words(self, question: str) -> tuple[set[str], float]:
+        """What the question is about (without answer-kind cues and place names) and the words' total weight."""
+        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
+        query = {t for t in asked if not is_cue(t) and not self.index.named_documents(t)} or asked
+        return query, sum(self.idf(t) for t in query) or 1.0
+
+    def about(self, question: str, article: Article) -> float:
+        """Weighted share of the question's words that the article's title, 一句话, 说明 and questions hold."""
+        query, total = self._question_words(question)
+        text = " ".join([article.title, article.one_liner, article.sections.get("说明", ""), *article.questions])
+        return self._share(query, set(tokenize(text)), total)
+
+    def _explained_figure(self, question: str, article: Article) -> str:
+        """The 说明 line that holds the kind of answer asked for (how often, how many, who, where, free …) and
+        shares the most of the question's words, when the 一句话 does not hold it; "" otherwise."""
+        kinds = asked_types(question)
+        if not kinds:
+            return ""
+        query, total = self._question_words(question)
+        best, best_share = "", FIGURE_MIN_SHARE
+        if any(holds(kind, article.one_liner) for kind in kinds):
+            # The gist holds a figure of that kind: another line only if it is clearly more about the question
+            # (「一年排查几趟」: 「每年摸排 2 次」, not the gist's 「每月上门看一次」).
+            best_share = max(best_share, self._share(query, set(tokenize(article.one_liner)), total) + FIGURE_MARGIN)
+        for raw in article.sections.get("说明", "").splitlines():
+            line = raw.strip().lstrip("-•· ").strip()
+            if not line or line.endswith(("：", ":")) or not any(holds(kind, line) for kind in kinds):
+                continue
+            share = self._share(query, set(tokenize(line)), total)
+            if share > best_share:
+                best, best_share = line, share
+        return best
 
     def _worry_plan(self, question: str, article: Article, hits: list[Hit]) -> Article | None:
         """The article with the plan for a worry the question names (bot/answer/worries.yaml), or among the hits
@@ -309,7 +374,9 @@ class ExtractiveComposer:
         units = self._units(question, explainers) if explainers else []
         if units and units[0].overlap >= EXTRA_LINE_MIN_SCORE:
             best_hit = units[0].hit
-            return self._with_place(best_hit, self.articles[best_hit.doc_id].one_liner), self._source(best_hit)
+            article = self.articles[best_hit.doc_id]
+            # Cited as the place's rule (its `place`), so that it is framed as local for someone from elsewhere.
+            return self._with_place(best_hit, article.one_liner), self._article_source(article, best_hit)
         units = self._units(question, [h for h in other_hits if h.metadata["kind"] == "policy"])
         if not units or units[0].overlap < EXTRA_LINE_MIN_SCORE:
             return None

@@ -22,6 +22,24 @@ def _thesaurus() -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=1)
+def _dialect() -> tuple[re.Pattern[str], dict[str, str]] | None:
+    data = yaml.safe_load((KNOWLEDGE_DIR / "dialect.yaml").read_text("utf-8")) or {}
+    table = {str(word): str(plain) for word, plain in data.items()}
+    if not table:
+        return None
+    return re.compile("|".join(re.escape(w) for w in sorted(table, key=len, reverse=True))), table
+
+
+def plain_mandarin(text: str) -> str:
+    """`text` with dialect words (knowledge/dialect.yaml: 细路 -> 小孩, 有冇 -> 有没有) in Mandarin."""
+    compiled = _dialect()
+    if compiled is None:
+        return text
+    pattern, table = compiled
+    return pattern.sub(lambda m: table[m.group(0)], text)
+
+
+@lru_cache(maxsize=1)
 def _variants() -> tuple[tuple[str, str], ...]:
     pairs = [(variant, formal) for formal, variants in _thesaurus().items() for variant in variants]
     # Longest variants first so 「不想读了」 wins over 「读」-sized fragments.
@@ -82,9 +100,9 @@ def correct_sound_alikes(text: str) -> str:
 
 
 def expand_query(text: str) -> str:
-    """`text` with sound-alike typos corrected, plus the formal terms for any everyday expressions it
+    """`text` in Mandarin (dialect words replaced) with sound-alike typos corrected, plus the formal terms for any everyday expressions it
     contains (each added once)."""
-    text = correct_sound_alikes(text)
+    text = correct_sound_alikes(plain_mandarin(text))
     added: list[str] = []
     for variant, formal in _variants():
         if variant in text and formal not in text and formal not in added:

@@ -26,13 +26,16 @@ from knowledge.loader import load_policy_meta
 log = logging.getLogger(__name__)
 FILTER_KEYS = ("kind", "region", "topic", "doc_id")
 CANDIDATES = 40
+NATIONAL = "全国"  # the region of national articles (knowledge/outreach front matter)
 _WORD_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
 # Added to chunks of the policy document whose place the question names, and to the place articles that explain
 # it: enough to put that place's rules ahead of national articles when both match. (Boosting articles that
-# merely mention the place hurt.)
-REGION_BONUS = 2.0
+# merely mention the place hurt; 2.0 let a place passage that barely matched outrank the article that did.)
+REGION_BONUS = 1.0
+# The bonuses below go only to chunks ranked within this many places by dense or keyword search.
+BONUS_RANK = 10
 # Added to policy chunks and place articles when the question asks about services or rules
 # (bot/retrieval/routing.py).
 POLICY_ROUTE_BONUS = 1.0
@@ -83,8 +86,10 @@ class Hit:
         }
 
 
-def _where(filters: dict[str, str]) -> dict | None:
-    clauses = [{key: value} for key, value in filters.items()]
+def _where(filters: dict[str, str], regions: frozenset[str] = frozenset()) -> dict | None:
+    clauses: list[dict] = [{key: value} for key, value in filters.items()]
+    if regions:
+        clauses.append({"region": {"$in": sorted(regions)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -105,6 +110,7 @@ class KnowledgeIndex:
         self._aliases = {
             meta.doc_id: meta.aliases for meta in load_policy_meta(settings.knowledge_dir / "policy") if meta.aliases
         }
+        self._doc_region = {c["doc_id"]: str(c.get("region")) for c in self.chunks if c["kind"] == "policy"}
         self._embedder = embedder
         self._store: VectorStore | None = None
         self._lock = threading.Lock()
@@ -136,14 +142,17 @@ class KnowledgeIndex:
                 self._store = VectorStore(self.settings)
             return self._store
 
-    def _matches(self, chunk: dict[str, Any], filters: dict[str, str]) -> bool:
-        return all(str(chunk.get(key)) == value for key, value in filters.items())
+    def _matches(self, chunk: dict[str, Any], filters: dict[str, str], regions: frozenset[str] = frozenset()) -> bool:
+        return all(str(chunk.get(key)) == value for key, value in filters.items()) and (
+            not regions or chunk.get("region") in regions)
 
-    def dense(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
-        """(position, similarity) from Chroma; empty (and `dense_available` False) if Chroma fails."""
+    def dense(self, query: str, k: int, filters: dict[str, str],
+              regions: frozenset[str] = frozenset()) -> list[tuple[int, float]]:
+        """(position, similarity) from Chroma; empty (and `dense_available` False) if Chroma fails. `regions`:
+        only chunks of these regions (a named place and the national articles)."""
         vector = self.embedder.embed_queries([query])[0]
         try:
-            pairs = self._vector_store().query(vector, k, _where(filters))
+            pairs = self._vector_store().query(vector, k, _where(filters, regions))
         except Exception as exc:  # server down, collection gone: fall back to keywords
             if self.dense_available:
                 log.warning("dense search unavailable, using keyword search only: %s", exc)
@@ -170,19 +179,23 @@ class KnowledgeIndex:
         self._matrix = matrix
         return True
 
-    def dense_local(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
+    def dense_local(self, query: str, k: int, filters: dict[str, str],
+                    regions: frozenset[str] = frozenset()) -> list[tuple[int, float]]:
         """Dense ranking from the in-process copy (no Chroma call); [] when it was never loaded."""
         if self._matrix is None:
             return []
         scores = self._matrix @ self.embedder.embed_queries([query])[0]
         order = np.argsort(-scores)
-        ranked = [(int(i), float(scores[i])) for i in order if not filters or self._matches(self.chunks[i], filters)]
+        ranked = [(int(i), float(scores[i])) for i in order
+                  if not (filters or regions) or self._matches(self.chunks[i], filters, regions)]
         return ranked[:k]
 
-    def keyword(self, query: str, k: int, filters: dict[str, str]) -> list[tuple[int, float]]:
-        ranked = self._keyword.search(tokenize(query), k * 3 if filters else k)
-        if filters:
-            ranked = [(pos, s) for pos, s in ranked if self._matches(self.chunks[pos], filters)]
+    def keyword(self, query: str, k: int, filters: dict[str, str],
+                regions: frozenset[str] = frozenset()) -> list[tuple[int, float]]:
+        narrowed = bool(filters or regions)
+        ranked = self._keyword.search(tokenize(query), len(self.chunks) if narrowed else k)
+        if narrowed:
+            ranked = [(pos, s) for pos, s in ranked if self._matches(self.chunks[pos], filters, regions)]
         return ranked[:k]
 
     def search(
@@ -201,13 +214,20 @@ class KnowledgeIndex:
         if not _WORD_RE.search(text) or k <= 0:
             # Punctuation or emoji alone asks nothing; a vector search would still "match" something.
             return []
-        expanded = expand_query(text)
-        if mode == "local":
-            dense = self.dense_local(expanded, CANDIDATES, filters)
-        else:
-            dense = self.dense(expanded, CANDIDATES, filters) if mode in ("hybrid", "dense") else []
-        keyword = self.keyword(expanded, CANDIDATES, filters) if mode in ("hybrid", "keyword", "local") else []
         named = self.named_documents(text)
+        # The place is handled by the filter and bonus below; left in the query, 「兰溪」 would match every 兰溪
+        # chunk whatever it is about and outweigh the topic that was asked.
+        topic = self._without_place_names(text, named) if named else text
+        expanded = expand_query(topic)
+        # A named place: candidates come from its own chunks and the national articles only, so its rules are
+        # ranked by what they say rather than crowded out by other places' passages.
+        regions = frozenset({self._doc_region[d] for d in named if d in self._doc_region} | {NATIONAL}) if named \
+            else frozenset()
+        if mode == "local":
+            dense = self.dense_local(expanded, CANDIDATES, filters, regions)
+        else:
+            dense = self.dense(expanded, CANDIDATES, filters, regions) if mode in ("hybrid", "dense") else []
+        keyword = self.keyword(expanded, CANDIDATES, filters, regions) if mode in ("hybrid", "keyword", "local") else []
         if named:
             dense, keyword = self._within(dense, named), self._within(keyword, named)
         return self._fuse(dense, keyword, k, named, prefers_policy(text), None if named else home)
@@ -215,6 +235,14 @@ class KnowledgeIndex:
     def named_documents(self, text: str) -> set[str]:
         """Policy documents whose place the question names (「我们景德镇这边」)."""
         return {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
+
+    def _without_place_names(self, text: str, named: set[str]) -> str:
+        """`text` without the names of the places it names (longest first), unless nothing else is left."""
+        names = sorted({n for doc in named for n in self._aliases[doc]}, key=len, reverse=True)
+        rest = text
+        for name in names:
+            rest = rest.replace(name, " ")
+        return rest if _WORD_RE.search(rest) else text
 
     def _place(self, pos: int) -> str:
         """The policy document a chunk states the rules of: its own id for a policy chunk, the `place` of a place
@@ -242,6 +270,8 @@ class KnowledgeIndex:
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
         for pos in scores:
+            if min(dense_rank.get(pos, BONUS_RANK), keyword_rank.get(pos, BONUS_RANK)) >= BONUS_RANK:
+                continue  # a passage that barely matched is not lifted by the place or the route
             if self._place(pos) in named:
                 scores[pos] += REGION_BONUS / (rrf + 1)
             # A local rule: as the document says it, or in plain words when the question names its place (a place
