@@ -65,3 +65,17 @@ def test_eval_answers_reports_recall_and_out_of_scope(env: Path) -> None:
     # How plain the answers read (issue 17's targets: few official words, short sentences, short replies).
     assert figures["official_words_rate"] == 0.0 and 0 < figures["mean_sentence_chars"] <= 40
     assert figures["over_length_rate"] in (0.0, 1.0)
+
+
+def test_chat_shows_the_cases_public_reference_not_its_database_id(env: Path) -> None:
+    from sqlalchemy import select
+
+    from bot.storage.db import session_scope
+    from bot.storage.models import Case
+
+    result = CliRunner().invoke(main, ["chat", "--user", "t2"], input="孙子说不想活了\n")
+    assert result.exit_code == 0
+    with session_scope(get_settings()) as session:
+        case = session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert case is not None and f"个案 {case.public_ref}]" in result.output
+    assert f"个案 {case.id}]" not in result.output

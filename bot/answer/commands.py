@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from bot.answer.plain import jargon_words
+from bot.casework.cases import public_ref_of
 from bot.config import PROJECT_ROOT, Settings, get_settings
 from bot.pipeline import Conversation, Inbound
 from bot.jsonl import read_jsonl
@@ -81,7 +82,9 @@ def chat_command(user: str) -> None:
             click.echo("")
             return
         outcome = conversation.handle(Inbound(user_id=user, text=text, channel="cli"))
-        level = "" if outcome.level == "green" else f" [{outcome.level} · 个案 {outcome.case_id}]"
+        # The case's public reference (what a family may be told), never its sequential database id.
+        reference = public_ref_of(settings, outcome.case_id) if outcome.case_id else None
+        level = "" if outcome.level == "green" else f" [{outcome.level} · 个案 {reference or '-'}]"
         click.echo(f"童伴{level}：{outcome.reply_text}\n")
 
 
