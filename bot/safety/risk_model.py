@@ -22,7 +22,7 @@ from bot.safety.normalise import normalise
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2  # 2: character grams and word grams (bot/safety/features.py)
 ARTIFACT_PATH = Path(__file__).resolve().parent / "artifacts" / "risk_model.joblib"
 HEADS = ("level", "category", "situation", "speaker")
 CONVERSATION_TURNS = 3  # earlier turns scored together with the current one
@@ -90,15 +90,19 @@ class RiskModel:
     def __init__(self, artifact: dict[str, Any]) -> None:
         if artifact.get("version") != ARTIFACT_VERSION:
             raise ValueError(f"risk model artifact version {artifact.get('version')} != {ARTIFACT_VERSION}")
-        self.vectorizer = artifact["vectorizer"]
+        self.vectorizers: list[Any] = artifact["vectorizers"]
         self.heads: dict[str, Any] = artifact["heads"]
         self.thresholds: dict[str, float] = artifact["thresholds"]
         self.meta: dict[str, Any] = artifact.get("meta", {})
-        # The same arithmetic as vectorizer.transform + predict_proba without scikit-learn's per-call input
-        # checks, which cost more than the sums themselves for one short message (tested to agree).
-        self._analyse = self.vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = self.vectorizer.vocabulary_
-        self._idf = np.asarray(self.vectorizer.idf_, dtype=np.float32)
+        # The same arithmetic as each vectorizer's transform, side by side, + predict_proba, without
+        # scikit-learn's per-call input checks, which cost more than the sums themselves for one short message
+        # (tested to agree).
+        self._parts: list[tuple[Any, dict[str, int], np.ndarray, int]] = []
+        offset = 0
+        for vectorizer in self.vectorizers:
+            idf = np.asarray(vectorizer.idf_, dtype=np.float32)
+            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, offset))
+            offset += len(idf)
         self._weights = {head: (np.ascontiguousarray(clf.coef_.T, dtype=np.float32),
                                 np.asarray(clf.intercept_, dtype=np.float32)) for head, clf in self.heads.items()}
 
@@ -123,16 +127,28 @@ class RiskModel:
         return out
 
     def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sublinear tf-idf with l2 norm, as the fitted vectorizer computes it: (indices, values)."""
-        counts: dict[int, int] = {}
-        for gram in self._analyse(text):
-            index = self._vocabulary.get(gram)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * self._idf[indices]
-        norm = float(np.sqrt(values @ values))
-        return indices, (values / norm if norm else values).astype(np.float32)
+        """Sublinear tf-idf with l2 norm per vectorizer, as the fitted vectorizers compute it, side by side:
+        (indices, values)."""
+        all_indices, all_values = [], []
+        for analyse, vocabulary, idf, offset in self._parts:
+            counts: dict[int, int] = {}
+            for gram in analyse(text):
+                index = vocabulary.get(gram)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))) * idf[indices]
+            norm = float(np.sqrt(values @ values))
+            all_indices.append(indices + offset)
+            all_values.append((values / norm if norm else values).astype(np.float32))
+        return np.concatenate(all_indices), np.concatenate(all_values)
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """The feature matrix as scikit-learn computes it (for tests and checks; scoring uses `_features`)."""
+        from scipy.sparse import hstack
+
+        normalised = [normalise(t) for t in texts]
+        return hstack([v.transform(normalised) for v in self.vectorizers]).tocsr()
 
     def score(self, text: str, history: Sequence[str] = ()) -> RiskScores:
         """Scores `text` after `history` (earlier user turns, oldest first)."""

@@ -105,11 +105,15 @@ def drop_near_duplicates(examples: list[Example], threshold: float = NEAR_DUPLIC
     return [e for i, e in enumerate(examples) if i not in dropped]
 
 
-def _vectorizer() -> Any:
+def _vectorizers() -> list[Any]:
+    """Character 1-3 grams and word uni/bigrams (bot/safety/features.py), each tf-idf weighted on its own."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=60000,
-                           dtype=np.float32)
+    from bot.safety.features import word_grams
+
+    return [TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=60000,
+                            dtype=np.float32),
+            TfidfVectorizer(analyzer=word_grams, min_df=2, sublinear_tf=True, max_features=60000, dtype=np.float32)]
 
 
 def _classifier() -> Any:
@@ -124,8 +128,11 @@ def _labels(examples: Sequence[Example], head: str) -> list[str | None]:
 
 def fit(examples: Sequence[Example], thresholds: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
     """The artifact: one vectorizer over all texts, one classifier per head (on the lines that carry it)."""
-    vectorizer = _vectorizer()
-    features = vectorizer.fit_transform([normalise(e.text) for e in examples])
+    from scipy.sparse import hstack
+
+    vectorizers = _vectorizers()
+    texts = [normalise(e.text) for e in examples]
+    features = hstack([v.fit_transform(texts) for v in vectorizers]).tocsr()
     heads = {}
     for head in HEADS:
         labels = _labels(examples, head)
@@ -133,7 +140,7 @@ def fit(examples: Sequence[Example], thresholds: dict[str, float], meta: dict[st
         classifier = _classifier().fit(features[rows], [labels[i] for i in rows])
         classifier.coef_ = classifier.coef_.astype(np.float32)  # half the size; scores are unchanged in practice
         heads[head] = classifier
-    return {"version": ARTIFACT_VERSION, "vectorizer": vectorizer, "heads": heads, "thresholds": thresholds,
+    return {"version": ARTIFACT_VERSION, "vectorizers": vectorizers, "heads": heads, "thresholds": thresholds,
             "meta": meta}
 
 

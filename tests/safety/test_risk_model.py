@@ -43,7 +43,8 @@ def test_corpus_errors_name_the_line(tmp_path: Path) -> None:
 def test_shipped_artifact_loads_and_scores() -> None:
     model = load_risk_model()
     assert isinstance(model, RiskModel)
-    assert ARTIFACT_PATH.stat().st_size < 10_000_000
+    # Small enough to ship in the package and the git history (character + word grams, four heads: about 11 MB).
+    assert ARTIFACT_PATH.stat().st_size < 12_000_000
     assert 0 < model.thresholds["red"] <= 0.5 and 0 < model.thresholds["risk"] <= 0.5
     scores = model.score("我孙子刚才喝了一口敌敌畏，嘴里都是味道")
     assert scores.level == "red" and scores.category == "emergency" and scores.situation == "poisoning"
@@ -178,12 +179,10 @@ def test_rules_only_mode_skips_the_model() -> None:
 
 
 def test_fast_scoring_agrees_with_scikit_learn() -> None:
-    from bot.safety.normalise import normalise
-
     model = load_risk_model()
     assert model is not None
     texts = ["孙子掉河里了", "娃儿近视咋办", "", "🙂🙂", "wo bu xiang huo le", "我是奶奶，孙子8岁，最近不爱吃饭"]
     fast = model.probabilities(texts)
-    features = model.vectorizer.transform([normalise(t) for t in texts])
+    features = model.transform(texts)
     for head, classifier in model.heads.items():
         assert abs(classifier.predict_proba(features) - fast[head]).max() < 1e-5
