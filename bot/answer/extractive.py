@@ -479,11 +479,9 @@ class ExtractiveComposer:
 
     def _units(self, question: str, hits: list[Hit]) -> list[Unit]:
         """Every well-formed unit of the hits' sentences, best first (one copy of each)."""
-        asked = {t for t in words(expand_query(question)) if len(t) >= 2}
         # What the question is about: without the words that only ask for a kind of answer (多久, 一次, 找谁) —
         # the kind is scored on its own — and without the place, which chose the document already.
-        query = {t for t in asked if not is_cue(t) and not self.index.named_documents(t)} or asked
-        total = sum(self.idf(t) for t in query) or 1.0
+        query, total = self._question_words(question)
         kinds = asked_types(question)
         keep_who = asks_who(question) or WHO in kinds
         out: list[Unit] = []
