@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 import jieba
@@ -48,6 +50,31 @@ def words(text: str) -> list[str]:
 def segment(text: str) -> list[str]:
     """jieba's plain cut of `text`, every character kept (punctuation too): the pieces join back to `text`."""
     return list(_tokenizer().cut(text))
+
+
+def segment_with(text: str, extra: Mapping[str, int]) -> list[str]:
+    """jieba's most probable split of `text` into dictionary words, with the words of `extra` added at the given
+    counts for this call only: the shared dictionary stays as it is (retrieval's tokens and the risk model's word
+    features are read with it). No HMM guesses: an unknown character stays on its own."""
+    tokenizer = _tokenizer()
+    dag = tokenizer.get_DAG(text)
+    for word in extra:
+        start = text.find(word)
+        while start >= 0:
+            if start + len(word) - 1 not in dag[start]:
+                dag[start].append(start + len(word) - 1)
+            start = text.find(word, start + 1)
+    log_total = math.log(tokenizer.total)
+    route: dict[int, tuple[float, int]] = {len(text): (0.0, 0)}
+    for i in range(len(text) - 1, -1, -1):
+        route[i] = max((math.log(max(extra.get(text[i:j + 1], 0), tokenizer.FREQ.get(text[i:j + 1]) or 1))
+                        - log_total + route[j + 1][0], j) for j in dag[i])
+    pieces, i = [], 0
+    while i < len(text):
+        end = route[i][1] + 1
+        pieces.append(text[i:end])
+        i = end
+    return pieces
 
 
 @lru_cache(maxsize=1)
