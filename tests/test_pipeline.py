@@ -329,4 +329,4 @@ def test_support_reply_with_its_answer_and_the_callback_question_fits_the_length
     assert "电话号码" in outcome.reply_text  # the call-back question is asked after the first support reply
     assert len(outcome.reply_text) <= convo.settings.reply_max_chars, outcome.reply_text
     support, answer = outcome.reply_text.split("\n\n", 1)
-    assert "出处：《" in answer and "12356" in support or "120" in support
+    assert "出处：《" in answer and ("12356" in support or "120" in support)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -27,6 +28,14 @@ def _tokenizer() -> jieba.Tokenizer:
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in (KNOWLEDGE_DIR / "stopwords.txt").read_text("utf-8").splitlines() if w.strip())
+
+
+def dictionary_digest() -> str:
+    """What the words depend on: jieba's version and the domain dictionary. The risk model's word features were
+    counted with them (bot/safety/features.py), so a change means retraining it."""
+    digest = hashlib.sha256(jieba.__version__.encode())
+    digest.update((KNOWLEDGE_DIR / "userdict.txt").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def tokenize(text: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.retrieval.tokenizer import dictionary_digest
 from bot.safety.normalise import normalise
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ class RiskModel:
             idf = np.asarray(vectorizer.idf_, dtype=np.float32)
             self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, offset))
             offset += len(idf)
+        if self.meta.get("words") and self.meta["words"] != dictionary_digest():
+            # The words are cut differently from training: scores drift without any error. The rules still floor
+            # every decision, so the model is kept, loudly.
+            log.error("risk model trained with another jieba dictionary (knowledge/userdict.txt or jieba changed): "
+                      "retrain it with `tongban train triage`")
         self._weights = {head: (np.ascontiguousarray(clf.coef_.T, dtype=np.float32),
                                 np.asarray(clf.intercept_, dtype=np.float32)) for head, clf in self.heads.items()}
 

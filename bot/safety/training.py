@@ -127,7 +127,7 @@ def _labels(examples: Sequence[Example], head: str) -> list[str | None]:
 
 
 def fit(examples: Sequence[Example], thresholds: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
-    """The artifact: one vectorizer over all texts, one classifier per head (on the lines that carry it)."""
+    """The artifact: the vectorizers over all texts, one classifier per head (on the lines that carry it)."""
     from scipy.sparse import hstack
 
     vectorizers = _vectorizers()
@@ -219,7 +219,10 @@ def train(folder: Path = CORPUS_DIR, out: Path = ARTIFACT_PATH, folds: int = 5) 
     examples = drop_near_duplicates(raw)
     cv = cross_validate(examples, folds)
     thresholds = choose_thresholds(examples, cv)
-    meta = {"corpus": corpus_digest(examples), "examples": len(examples), "sklearn": sklearn.__version__}
+    from bot.retrieval.tokenizer import dictionary_digest
+
+    meta = {"corpus": corpus_digest(examples), "examples": len(examples), "sklearn": sklearn.__version__,
+            "words": dictionary_digest()}
     artifact = fit(examples, thresholds, meta)
     out.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(artifact, out, compress=3)

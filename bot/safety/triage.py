@@ -7,6 +7,7 @@ combinations over the conversation -> semantic similarity to curated exemplars f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -17,11 +18,13 @@ from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
 from bot.safety.normalise import normalise, squeeze
-from bot.safety.risk_model import load_risk_model
+from bot.safety.risk_model import RiskModel, RiskScores, load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 from bot.safety.situation import conversation_situation
 from bot.safety.speaker import conversation_speaker
+
+log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
 # Matching time grows faster than the length of one long unpunctuated text, so a long message is read in
@@ -127,7 +130,7 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     matches = list(decision.evidence)
     earlier_texts = [analyse_turn(t).text for t in earlier]
     model = load_risk_model() if learned else None
-    scores = model.score(text, earlier) if model is not None else None
+    scores = _model_scores(model, text, earlier) if model is not None else None
     raised = lowered = False
     if scores is not None:
         raised, lowered = combine(decision, scores, guarded=bool(current.guards),
@@ -159,6 +162,16 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         scores=scores.as_dict() if scores is not None else None,
         category_levels={c: decision.levels[c] for c in decision.categories()},
     )
+
+
+def _model_scores(model: RiskModel, text: str, earlier: list[str]) -> RiskScores | None:
+    """The model's scores, or None (the rules decide alone) when scoring fails: its word features read
+    knowledge/userdict.txt through the retrieval tokenizer, and a crisis reply must not depend on that."""
+    try:
+        return model.score(text, earlier)
+    except Exception:
+        log.exception("risk model failed on a message: triage runs on the rules alone")
+        return None
 
 
 def _child_owns_the_words(decision: Decision) -> None:

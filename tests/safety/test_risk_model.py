@@ -186,3 +186,29 @@ def test_fast_scoring_agrees_with_scikit_learn() -> None:
     features = model.transform(texts)
     for head, classifier in model.heads.items():
         assert abs(classifier.predict_proba(features) - fast[head]).max() < 1e-5
+
+
+# The shipped artifact predates meta["words"]: the jieba dictionary it was trained with (knowledge/userdict.txt
+# unchanged since the start, jieba 0.42.1). Drop this once the artifact carries its own.
+TRAINED_WITH_WORDS = "1398ed86b2c482aa"
+
+
+def test_the_word_features_are_cut_with_the_dictionary_the_model_was_trained_with() -> None:
+    from bot.retrieval.tokenizer import dictionary_digest
+
+    model = load_risk_model()
+    assert model is not None
+    assert model.meta.get("words", TRAINED_WITH_WORDS) == dictionary_digest(), (
+        "knowledge/userdict.txt or jieba changed: the risk model's word features drift; retrain it "
+        "(tongban train triage)")
+
+
+def test_a_model_that_fails_on_a_message_leaves_the_rules_in_charge(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.retrieval.tokenizer
+
+    def broken(text: str) -> list[str]:
+        raise OSError("knowledge/userdict.txt unreadable")
+
+    monkeypatch.setattr(bot.retrieval.tokenizer, "segment", broken)
+    result = triage("我孙子刚才喝了一口敌敌畏，嘴里都是味道", semantic=False)
+    assert result.level == "red" and result.scores is None
