@@ -178,8 +178,10 @@ class Conversation:
         crisis with a question) is not the one that pays for loading them."""
         from bot.retrieval.expand import expand_query
         from bot.retrieval.tokenizer import warm_up as warm_tokenizer
+        from bot.safety.risk_model import load_risk_model
 
         warm_tokenizer()
+        load_risk_model()  # triage reads every message first, a crisis among them: not the one to load it
         expand_query("预热")  # the sound-alike table (pinyin of the domain words)
         places_named("预热县")  # the county names of jieba's dictionary (bot.retrieval.places)
         self.index.embedder.embed_queries(["预热"])
@@ -462,7 +464,8 @@ class Conversation:
             if answer and answer[0].grounded:
                 # The safety text is whole; the answer gets what is left of the length budget, the call-back
                 # question (asked once, after this) included.
-                room = self.settings.reply_max_chars - len(note + support) - len(prompt_text("replies/ask_callback.txt")) - 3
+                callback = len(prompt_text("replies/ask_callback.txt")) + 1
+                room = self.settings.reply_max_chars - len(note + support) - 2 - callback  # "\n\n" before the answer
                 reply = format_reply(answer[0], room, min_body=SUPPORT_MIN_ANSWER)
                 return Outcome(reply_text=f"{note}{support}\n\n{reply}", intent=intent,
                                sources=[s.as_dict() for s in answer[0].sources], grounded=True,

@@ -270,21 +270,20 @@ class KnowledgeIndex:
             for pos, rank in ranks.items():
                 scores[pos] = scores.get(pos, 0.0) + weight / (rrf + rank + 1)
         for pos in scores:
+            place = self._place(pos)  # a policy chunk's document, or the one a place article explains
+            if home is not None and place in self._aliases and place != home.doc_id:
+                scores[pos] -= AWAY_PENALTY / (rrf + 1)  # another place's rule, however well or badly it matched
             if min(dense_rank.get(pos, BONUS_RANK), keyword_rank.get(pos, BONUS_RANK)) >= BONUS_RANK:
                 continue  # a passage that barely matched is not lifted by the place or the route
-            if self._place(pos) in named:
+            if place in named:
                 scores[pos] += REGION_BONUS / (rrf + 1)
             # A local rule: as the document says it, or in plain words when the question names its place (a place
             # article must not push a national article aside for someone from elsewhere).
-            local = self.chunks[pos]["kind"] == "policy" or self._place(pos) in named
+            local = self.chunks[pos]["kind"] == "policy" or place in named
             if policy_first and local:
                 scores[pos] += POLICY_ROUTE_BONUS / (rrf + 1)
-            chunk = self.chunks[pos]
-            place = self._place(pos)  # a policy chunk's document, or the one a place article explains
-            if home is not None and place in self._aliases:
-                own = place == home.doc_id
-                bonus = HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL
-                scores[pos] += (bonus if own else -AWAY_PENALTY) / (rrf + 1)
+            if home is not None and place == home.doc_id:
+                scores[pos] += (HOME_BONUS if policy_first else HOME_BONUS_PRACTICAL) / (rrf + 1)
         ordered = sorted(scores, key=lambda p: -scores[p])[:k]
         hits = []
         for pos in ordered:
