@@ -22,11 +22,11 @@ from bot.retrieval.store import VectorStore
 from bot.retrieval.tokenizer import tokenize
 from bot.text import clean_for_search
 from knowledge.loader import load_policy_meta
+from knowledge.outreach import NATIONAL  # the region of national articles
 
 log = logging.getLogger(__name__)
 FILTER_KEYS = ("kind", "region", "topic", "doc_id")
 CANDIDATES = 40
-NATIONAL = "全国"  # the region of national articles (knowledge/outreach front matter)
 _WORD_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
