@@ -542,7 +542,10 @@ class Conversation:
         hits = one_place(hits, self.places, home, named)
         # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
         focus = text[:limit] if query != text[:limit] else None
-        composed = self.extractive.compose(query, hits, named, focus)
+        # Where the asker lives counts as a named place for choosing what answers: their own county's explainer
+        # leads when it is about the question (framing below still treats only the question's own places as asked).
+        own = named | {home.doc_id} if home is not None and home.doc_id else named
+        composed = self.extractive.compose(query, hits, own, focus)
         if composed.grounded and use_llm and self.llm is not None:
             composed = self.llm.compose(query, hits, fallback=composed)
         framed = frame_local(composed, self.places, home, named)
