@@ -212,3 +212,15 @@ def test_a_model_that_fails_on_a_message_leaves_the_rules_in_charge(monkeypatch:
     monkeypatch.setattr(bot.retrieval.tokenizer, "segment", broken)
     result = triage("我孙子刚才喝了一口敌敌畏，嘴里都是味道", semantic=False)
     assert result.level == "red" and result.scores is None
+
+
+@pytest.mark.parametrize(("text", "level", "category"), [("孩子被打了", "yellow", "abuse"), ("孙子落水了", "red", "emergency"),
+                                                         ("孩子手指被切断了", "red", "emergency")])
+def test_short_plain_reports_the_model_scores_low_still_count(text: str, level: str, category: str) -> None:
+    result = triage(text)
+    assert result.level == level and category in result.categories
+
+
+@pytest.mark.parametrize("text", ["怎么防止孩子落水", "孩子落水的时候怎么救", "他切断了电源"])
+def test_drowning_and_severing_words_in_questions_and_other_senses_stay_green(text: str) -> None:
+    assert triage(text).level == "green"
