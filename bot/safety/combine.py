@@ -28,8 +28,10 @@ YELLOW_VETO = 0.2  # a rules-only yellow is dropped below this model risk
 # emergency told as it happens (「孙子被狗咬出血了」) are floors the model never lowers. Chosen on the
 # corpus's out-of-fold scores: green false alarms 0.109 -> 0.098 with the yellow veto, red recall unchanged.
 RED_VETO = 0.1
-# A child being hit or touched is never dropped on the model's word alone: 「孩子被打了」 is short and plain, and the
-# word-feature model scores it low (p_risk 0.15), but a counsellor must see it.
+# A child being hit or touched, told plainly (no guard: story, game, joke, negation, procedure question), is never
+# dropped on the model's word alone: 「孩子被打了」 is short and the word-feature model scores it low (p_risk 0.15),
+# but a counsellor must see it. On the corpus's out-of-fold scores: abuse red+yellow 0.955 -> 0.956, green false
+# alarms 0.076 -> 0.079 (0.081 without the guard condition).
 VETO_PROOF_YELLOW = frozenset({"abuse", "sexual_abuse"})
 FRAMING_GUARDS = frozenset({"hyperbole", "negation", "prevention", "procedure", "story", "dream", "farming"})
 # Below this many Chinese characters (「你好」「谢谢你！」「转人工」) character statistics say nothing: the
@@ -64,7 +66,7 @@ def combine(decision: Decision, scores: RiskScores, guarded: bool = False, can_r
                           f"p_red={scores.p_red:.2f} p_risk={scores.p_risk:.2f}")
         return True, False
     if decision.level == "yellow" and scores.p_risk < YELLOW_VETO and can_raise \
-            and not VETO_PROOF_YELLOW & set(decision.categories()):
+            and not (VETO_PROOF_YELLOW & set(decision.categories()) and not guarded):
         decision.reasons.append(f"model veto: p_risk={scores.p_risk:.2f}")
         decision.levels.clear()
         return False, True
