@@ -91,3 +91,10 @@ def test_a_passage_with_the_asked_figure_beats_an_explainer_of_another_rule(comp
 def test_an_explainer_adds_its_line_with_the_asked_figure(composer) -> None:
     composed = _answer(composer, "启东那边一年要摸排几次留守娃的情况")
     assert composed.grounded and "2 次" in composed.body, composed.body
+
+
+def test_a_place_name_inside_another_word_names_no_place(knowledge_index) -> None:
+    assert knowledge_index.named_documents("孩子沉迷娱乐平台怎么办") == set()  # 乐平 in 娱乐平台
+    assert knowledge_index.named_documents("我们乐平这边送教上门几次") == {"jingdezhen-rural-child-health"}
+    assert knowledge_index.named_documents("浮梁县的学校") == {"jingdezhen-rural-child-health"}
+    assert knowledge_index.named_documents("景德镇乡下的娃") == {"jingdezhen-rural-child-health"}

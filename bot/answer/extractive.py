@@ -241,7 +241,10 @@ class ExtractiveComposer:
         if any(holds(kind, own) for kind in kinds):
             return False
         above = hits[:hits.index(article_hit)]
-        return any(h.metadata["kind"] == "policy" and any(holds(kind, h.text) for kind in kinds) for h in above)
+        query, total = self._question_words(question)
+        # The kind patterns are broad (any digit is a number): the passage must also be about the question.
+        return any(h.metadata["kind"] == "policy" and any(holds(kind, h.text) for kind in kinds)
+                   and self._share(query, set(tokenize(h.text)), total) >= FIGURE_MIN_SHARE for h in above)
 
     def _article_place(self, hit: Hit) -> str:
         """The policy document a place article explains ("" for a national article)."""

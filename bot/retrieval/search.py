@@ -19,7 +19,7 @@ from bot.retrieval.keyword import KeywordIndex
 from bot.retrieval.places import Home
 from bot.retrieval.routing import prefers_policy
 from bot.retrieval.store import VectorStore
-from bot.retrieval.tokenizer import tokenize
+from bot.retrieval.tokenizer import segment_with, tokenize
 from bot.text import clean_for_search
 from knowledge.loader import load_policy_meta
 from knowledge.outreach import NATIONAL  # the region of national articles
@@ -34,6 +34,10 @@ KEYWORD_WEIGHT = 1.0
 # it: enough to put that place's rules ahead of national articles when both match. (Boosting articles that
 # merely mention the place hurt; 2.0 let a place passage that barely matched outrank the article that did.)
 REGION_BONUS = 1.0
+# How common a place name counts as when the question is split into words: as common as a county's name
+# (jieba's own count for 景德镇 is about this), so 「我们乐平这边」 keeps it whole and 「娱乐平台」 does not.
+PLACE_NAME_COUNT = 2000
+_PLACE_SUFFIX_RE = re.compile(r"(?<=..)(?:市|县|区|镇|乡)$")
 # The bonuses below go only to chunks ranked within this many places by dense or keyword search.
 BONUS_RANK = 10
 # Added to policy chunks and place articles when the question asks about services or rules
@@ -233,8 +237,16 @@ class KnowledgeIndex:
         return self._fuse(dense, keyword, k, named, prefers_policy(text), None if named else home)
 
     def named_documents(self, text: str) -> set[str]:
-        """Policy documents whose place the question names (「我们景德镇这边」)."""
-        return {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
+        """Policy documents whose place the question names (「我们景德镇这边」) as a word of its own: 乐平 in
+        「娱乐平台」 names no place."""
+        found = {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
+        if not found:
+            return found
+        names = {name for doc_id in found for name in self._aliases[doc_id] if name in text}
+        # 「浮梁县」「云溪区」 are words of their own: the name with its county/district suffix counts too.
+        pieces = segment_with(text, dict.fromkeys(names, PLACE_NAME_COUNT))
+        words = set(pieces) | {_PLACE_SUFFIX_RE.sub("", w) for w in pieces}
+        return {doc_id for doc_id in found if words & set(self._aliases[doc_id])}
 
     def _without_place_names(self, text: str, named: set[str]) -> str:
         """`text` without the names of the places it names (longest first), unless nothing else is left."""
