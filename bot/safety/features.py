@@ -14,7 +14,7 @@ _TOKEN_RE = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 def word_grams(text: str) -> list[str]:
     """jieba words of `text` (lower-cased, punctuation dropped) and each pair of neighbouring words."""
-    from bot.retrieval.tokenizer import segment  # imported here: unpickling the artifact needs only this module
+    from bot.retrieval.tokenizer import segment  # on first use: unpickling the artifact imports only this module
 
     tokens = [t.lower() for t in segment(text) if _TOKEN_RE.search(t)]
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
