@@ -218,10 +218,11 @@ class KnowledgeIndex:
         if not _WORD_RE.search(text) or k <= 0:
             # Punctuation or emoji alone asks nothing; a vector search would still "match" something.
             return []
-        named = self.named_documents(text)
+        said = self._place_words(text)
+        named = self._documents_of(said)
         # The place is handled by the filter and bonus below; left in the query, 「兰溪」 would match every 兰溪
         # chunk whatever it is about and outweigh the topic that was asked.
-        topic = self._without_place_names(text, named) if named else text
+        topic = self._without(text, said) if said else text
         expanded = expand_query(topic)
         # A named place: candidates come from its own chunks and the national articles only, so its rules are
         # ranked by what they say rather than crowded out by other places' passages.
@@ -239,20 +240,24 @@ class KnowledgeIndex:
     def named_documents(self, text: str) -> set[str]:
         """Policy documents whose place the question names (「我们景德镇这边」) as a word of its own: 乐平 in
         「娱乐平台」 names no place."""
-        found = {doc_id for doc_id, names in self._aliases.items() if any(name in text for name in names)}
-        if not found:
-            return found
-        names = {name for doc_id in found for name in self._aliases[doc_id] if name in text}
-        # 「浮梁县」「云溪区」 are words of their own: the name with its county/district suffix counts too.
-        pieces = segment_with(text, dict.fromkeys(names, PLACE_NAME_COUNT))
-        words = set(pieces) | {_PLACE_SUFFIX_RE.sub("", w) for w in pieces}
-        return {doc_id for doc_id in found if words & set(self._aliases[doc_id])}
+        return self._documents_of(self._place_words(text))
 
-    def _without_place_names(self, text: str, named: set[str]) -> str:
-        """`text` without the names of the places it names (longest first), unless nothing else is left."""
-        names = sorted({n for doc in named for n in self._aliases[doc]}, key=len, reverse=True)
+    def _place_words(self, text: str) -> set[str]:
+        """The place names (aliases) that are words of `text`, as written (「浮梁县」 counts for 浮梁)."""
+        names = {name for aliases in self._aliases.values() for name in aliases if name in text}
+        if not names:
+            return names
+        pieces = segment_with(text, dict.fromkeys(names, PLACE_NAME_COUNT))
+        return names & (set(pieces) | {_PLACE_SUFFIX_RE.sub("", w) for w in pieces})
+
+    def _documents_of(self, names: set[str]) -> set[str]:
+        return {doc_id for doc_id, aliases in self._aliases.items() if names & set(aliases)}
+
+    @staticmethod
+    def _without(text: str, names: set[str]) -> str:
+        """`text` without these place names (longest first), unless nothing else is left."""
         rest = text
-        for name in names:
+        for name in sorted(names, key=len, reverse=True):
             rest = rest.replace(name, " ")
         return rest if _WORD_RE.search(rest) else text
 
