@@ -10,8 +10,10 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from threading import Lock
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -65,8 +67,8 @@ CRISIS_ANSWER_DEADLINE = 1.0
 # The answer after a support text keeps at least its one-line gist (and its source), even when the support text
 # leaves less room than that in the reply's length budget.
 SUPPORT_MIN_ANSWER = 30
-# A retried message with no stored reply this long after it arrived was orphaned by a crash (WeChat retries
-# after 5 s; a first attempt that is merely slow has stored its reply by then or is answered "busy").
+# A retried message with no stored reply this long after it arrived, and not being worked on in this process,
+# was orphaned by a crash or by another worker that died (WeChat retries after 5 s).
 ORPHAN_AFTER = dt.timedelta(seconds=3)
 
 
@@ -145,6 +147,10 @@ class Conversation:
         self.settings = settings or get_settings()
         self._index = index
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisis-answer")
+        # How many attempts at each msg_key are running here: a retry while another attempt still runs waits for
+        # it instead of taking it for an orphan, however slow the machine is.
+        self._in_flight: Counter[str] = Counter()
+        self._in_flight_lock = Lock()
 
     @cached_property
     def index(self) -> KnowledgeIndex:
@@ -276,7 +282,9 @@ class Conversation:
                 case_id=original.case_id if original else None, duplicate=True, intent="duplicate",
                 grounded=bool(reply and reply.grounded), sources=list(reply.sources or []) if reply else [],
             )
-            if reply is not None or original is None or utcnow() - _aware(original.created_at) < ORPHAN_AFTER:
+            another_attempt_runs = self._in_flight[msg_key] > 1  # this retry is one of those counted
+            if (reply is not None or original is None or another_attempt_runs
+                    or utcnow() - _aware(original.created_at) < ORPHAN_AFTER):
                 return outcome  # answered, or the first attempt is still working on it
             user = session.get(ChannelUser, original.user_id)
             session.expunge(user)
@@ -289,6 +297,20 @@ class Conversation:
         return Outcome(**{**rebuilt.__dict__, "duplicate": True})
 
     def handle(self, inbound: Inbound) -> Outcome:
+        key = inbound.msg_key
+        if not key:
+            return self._handle(inbound)
+        with self._in_flight_lock:
+            self._in_flight[key] += 1
+        try:
+            return self._handle(inbound)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight[key] -= 1
+                if not self._in_flight[key]:
+                    del self._in_flight[key]
+
+    def _handle(self, inbound: Inbound) -> Outcome:
         started = time.perf_counter()
         text, truncated = self.normalise(inbound)
         if inbound.kind == "voice" and not text:

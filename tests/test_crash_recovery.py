@@ -4,6 +4,7 @@ gets a reply then, and nothing is stored twice. Also: 「找人帮忙」 puts a 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import delete, func, select, update
 
@@ -52,6 +53,37 @@ def test_retry_while_the_first_attempt_is_still_working_stays_quiet(db_settings:
         session.execute(delete(Message).where(Message.direction == "out"))
     retry = convo.handle(Inbound("o-slow", "孩子牙疼怎么办", "wechat", msg_key="wx:502"))
     assert retry.duplicate and retry.reply_text == ""
+
+
+def test_retry_of_a_first_attempt_slower_than_the_orphan_time_stays_quiet(db_settings: Settings,
+                                                                         knowledge_index) -> None:
+    """On a slow machine the first attempt can run past ORPHAN_AFTER: a retry must not answer it a second time
+    (it did, and the first attempt's reply then differed from the retry's)."""
+    upgrade(db_settings)
+    convo = Conversation(db_settings, index=knowledge_index)
+    stored, release = threading.Event(), threading.Event()
+    respond = convo._respond
+
+    def slow_respond(*args, **kwargs):  # type: ignore[no-untyped-def]
+        stored.set()
+        release.wait(10)
+        return respond(*args, **kwargs)
+
+    convo._respond = slow_respond  # type: ignore[method-assign]
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(
+        convo.handle(Inbound("o-slower", "孩子牙疼怎么办", "wechat", msg_key="wx:504"))))
+    worker.start()
+    assert stored.wait(10)
+    with session_scope(db_settings) as session:  # the first attempt has been working for 10 s
+        session.execute(update(Message).where(Message.msg_key == "wx:504")
+                        .values(created_at=utcnow() - dt.timedelta(seconds=10)))
+    retry = convo.handle(Inbound("o-slower", "孩子牙疼怎么办", "wechat", msg_key="wx:504"))
+    release.set()
+    worker.join(10)
+    assert retry.duplicate and retry.reply_text == ""
+    assert first and "出处" in first[0].reply_text
+    assert _count(db_settings, Message, Message.direction == "out") == 1
 
 
 def test_retry_of_an_orphaned_question_is_answered(db_settings: Settings, knowledge_index) -> None:

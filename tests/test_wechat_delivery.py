@@ -116,12 +116,15 @@ def test_three_concurrent_retries_store_one_message_and_one_answer(passive_serve
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: send(url, xml), range(3)))
     assert all(r.status_code == 200 for r, _ in results)
-    replies = {c for _, c in results if c}
-    assert len(replies) == 1  # the others got the same reply or "success" while the first was working
+    # The others got "success" (or the same reply) while the first was working; on a slow machine the first
+    # may itself run past the deadline and send the busy text — but never a second, different answer.
+    answers = {c for _, c in results if c and c != prompt_text("replies/busy.txt")}
+    assert len(answers) <= 1
+    wait_for(lambda: stored(settings, Message, Message.direction == "out") >= 1)
     assert stored(settings, Message, Message.msg_key == "wx:o-retry:424242") == 1
     assert stored(settings, Message, Message.direction == "out") == 1
     _, again = send(url, xml)  # a later retry gets the stored reply
-    assert again == replies.pop()
+    assert again and again != prompt_text("replies/busy.txt") and answers in (set(), {again})
 
 
 def test_red_message_as_three_concurrent_retries_makes_one_case(passive_server: tuple[str, Settings]) -> None:
