@@ -45,3 +45,12 @@ def test_fuzzy_key_merges_southern_confusions() -> None:
 def test_is_pinyin_rejects_english() -> None:
     assert is_pinyin("buxianghuole")
     assert not is_pinyin("love")
+
+
+@pytest.mark.parametrize("raw", ["晚饭吃老豆腐", "工资拖欠去劳动仲裁", "往返学校要两个钟头", "然而家里没人", "而家长不在身边"])
+def test_mandarin_words_holding_a_dialect_key_stay_as_they_are(raw: str) -> None:
+    assert normalise(raw) == raw
+
+
+def test_cantonese_words_still_map_to_mandarin() -> None:
+    assert normalise("佢老豆而家唔喺屋企") == "他爸爸现在不在屋企"
