@@ -138,3 +138,20 @@ def test_a_story_told_on_is_a_story_but_the_childs_own_words_are_not() -> None:
 
 def test_a_dream_is_not_an_event() -> None:
     assert triage("孩子梦见自己掉进河里，醒来说好吓人", semantic=False).level == "green"
+
+
+@pytest.mark.parametrize("text", [
+    "六岁娃的大牙要做窝沟封闭 卫生院收不收钱",  # 收钱 was read as extortion
+    "娃叫他不应 也不看人 医生讲要去筛查自闭",  # not answering to his name is a screening question
+    "儿子坐牢 新抱走咗 孙子冇人养 政府管唔管",  # 新抱 is a daughter-in-law, not a child carried off
+])
+def test_ordinary_questions_with_alarming_substrings_are_not_raised_by_the_rules(text: str) -> None:
+    assert triage(text, semantic=False).level == "green"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("高年级的天天收他的饭钱，不给就打", "bullying"),
+    ("孩子摔了一跤，叫他不应了", "emergency"),
+])
+def test_the_narrowed_patterns_still_catch_the_real_thing(text: str, category: str) -> None:
+    assert category in triage(text, semantic=False).categories
