@@ -35,6 +35,8 @@ LEVEL_CATEGORIES: dict[str, frozenset[str]] = {
     "green": frozenset({"none"}),
 }
 _CLAUSES = re.compile(r"(?<=[。！？!?；;\n])")
+_SENTENCES = re.compile(r"[。！？!?；;\n]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+MIN_SENTENCE = 4  # shorter pieces (「好的」, 「咋办」) say nothing on their own
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,18 @@ class RiskScores:
                 "trigger_turn": self.trigger_turn, "probabilities": self.probabilities}
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`: split after 。！？；, line breaks, and the spaces voice-to-text puts for pauses."""
+    return [part.strip() for part in _SENTENCES.split(text) if len(part.strip()) >= MIN_SENTENCE]
+
+
 def windows(text: str) -> list[str]:
-    """The text itself, plus its clauses packed into windows of about WINDOW characters (overlapping by one
-    clause) when it is longer than that."""
+    """The text itself; each of its sentences on its own; and, when it is longer than WINDOW, its clauses packed
+    into windows of about WINDOW characters (overlapping by one clause). A short danger sentence beside ordinary
+    ones (「…孩子写作业写到很晚。孙女说今晚就跳河」) is diluted in the whole and in a packed window, but not alone."""
+    own = sentences(text)
     if len(text) <= WINDOW:
-        return [text]
+        return [text, *dict.fromkeys(own)] if len(own) > 1 else [text]
     clauses = [c for c in _CLAUSES.split(text) if c.strip()]
     parts: list[str] = []
     current: list[str] = []
@@ -82,7 +91,7 @@ def windows(text: str) -> list[str]:
         current.append(clause)
     if current:
         parts.append("".join(current))
-    return [text, *dict.fromkeys(parts)]
+    return [text, *dict.fromkeys([*parts, *(s for s in own if len(s) <= WINDOW)])]
 
 
 class RiskModel:

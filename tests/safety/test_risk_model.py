@@ -224,3 +224,18 @@ def test_short_plain_reports_the_model_scores_low_still_count(text: str, level: 
 @pytest.mark.parametrize("text", ["怎么防止孩子落水", "孩子落水的时候怎么救", "他切断了电源"])
 def test_drowning_and_severing_words_in_questions_and_other_senses_stay_green(text: str) -> None:
     assert triage(text).level == "green"
+
+
+@pytest.mark.parametrize("text", [
+    "今天带孙子去赶集，买了些菜，回来做饭，孩子写作业写到很晚。孙女说今晚就跳河",  # was green: diluted in the whole
+    "今天带孙子去赶集 买了些菜 回来做饭 外孙女发消息说今晚就要结束自己 咋办",  # pauses as spaces
+    "今天带孙子去赶集，买了些菜，回来做饭，孩子写作业写到很晚。" * 100 + "外孙女发消息说今晚就要结束自己",
+])
+def test_a_short_danger_sentence_beside_ordinary_ones_is_scored_on_its_own(text: str) -> None:
+    assert triage(text).level == "red"
+    assert triage(text, learned=False).level in ("green", "red")  # the rules alone need not catch each wording
+
+
+def test_windows_hold_each_sentence_of_a_short_message() -> None:
+    assert windows("今天去赶集。孙女说今晚就跳河") == ["今天去赶集。孙女说今晚就跳河", "今天去赶集", "孙女说今晚就跳河"]
+    assert windows("孙女说今晚就跳河") == ["孙女说今晚就跳河"]
