@@ -35,8 +35,9 @@ LEVEL_CATEGORIES: dict[str, frozenset[str]] = {
     "green": frozenset({"none"}),
 }
 _CLAUSES = re.compile(r"(?<=[。！？!?；;\n])")
-_SENTENCES = re.compile(r"[。！？!?；;\n]+|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_SENTENCES = re.compile(r"[。！？!?；;\n]+")
 MIN_SENTENCE = 4  # shorter pieces (「好的」, 「咋办」) say nothing on their own
+LONE_RED, LONE_RISK = 0.8, 0.9  # what a sentence scored without its neighbours must reach to count
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class RiskScores:
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of `text`: split after 。！？；, line breaks, and the spaces voice-to-text puts for pauses."""
+    """The sentences of `text`, split at 。！？； and line breaks. Not at the spaces voice-to-text puts for pauses:
+    those pieces are too short to be read without their neighbours (「我不知道写什么」 in a diary question)."""
     return [part.strip() for part in _SENTENCES.split(text) if len(part.strip()) >= MIN_SENTENCE]
 
 
@@ -75,9 +77,19 @@ def windows(text: str) -> list[str]:
     """The text itself; each of its sentences on its own; and, when it is longer than WINDOW, its clauses packed
     into windows of about WINDOW characters (overlapping by one clause). A short danger sentence beside ordinary
     ones (「…孩子写作业写到很晚。孙女说今晚就跳河」) is diluted in the whole and in a packed window, but not alone."""
-    own = sentences(text)
+    return [text, *dict.fromkeys([*packed_windows(text), *lone_sentences(text)])]
+
+
+def lone_sentences(text: str) -> list[str]:
+    """Each sentence of `text` on its own, when there are several (and each is short enough to be a sentence)."""
+    own = [s for s in sentences(text) if len(s) <= WINDOW]
+    return own if len(sentences(text)) > 1 else []
+
+
+def packed_windows(text: str) -> list[str]:
+    """Clauses packed into windows of about WINDOW characters (none for a text that is shorter)."""
     if len(text) <= WINDOW:
-        return [text, *dict.fromkeys(own)] if len(own) > 1 else [text]
+        return []
     clauses = [c for c in _CLAUSES.split(text) if c.strip()]
     parts: list[str] = []
     current: list[str] = []
@@ -91,7 +103,7 @@ def windows(text: str) -> list[str]:
         current.append(clause)
     if current:
         parts.append("".join(current))
-    return [text, *dict.fromkeys([*parts, *(s for s in own if len(s) <= WINDOW)])]
+    return parts
 
 
 class RiskModel:
@@ -169,6 +181,7 @@ class RiskModel:
         """Scores `text` after `history` (earlier user turns, oldest first)."""
         earlier = list(history)[-CONVERSATION_TURNS:]
         parts = windows(text)
+        lone = set(lone_sentences(text)) - {text, *packed_windows(text)}
         sources = [0] * len(parts)
         if earlier:
             parts.append("\n".join([*earlier, text]))
@@ -178,6 +191,12 @@ class RiskModel:
         p_level = probs["level"]
         p_red = p_level[:, level_classes.index("red")]
         p_risk = p_red + p_level[:, level_classes.index("yellow")]
+        # A sentence read without its neighbours has lost their context (「…哈哈她每次都这么说」): it counts only
+        # when it is clearly a danger on its own.
+        for i, part in enumerate(parts):
+            if part in lone:
+                p_red[i] = p_red[i] if p_red[i] >= LONE_RED else 0.0
+                p_risk[i] = p_risk[i] if p_risk[i] >= LONE_RISK else p_red[i]
         best = int(np.argmax(p_red + 0.5 * p_risk))
         row = {head: p[best] for head, p in probs.items()}
         whole = {head: p[0] for head, p in probs.items()}  # speaker: the message as a whole says it best
