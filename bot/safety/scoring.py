@@ -39,6 +39,11 @@ class Decision:
         return tuple(sorted(ranked, key=lambda c: (-LEVEL_RANK[self.levels[c]], CATEGORY_PRIORITY.index(c))))
 
 
+# Yellow worries that are over when the message says so (modifiers.resolved): nothing is left for a counsellor
+# to do. Signal category or kind -> the resolved pattern that closes it (sadness is `distress` whoever feels it).
+RESOLVED_DROPS = {"bullying": "bullying", "emotional": "emotional", "distress": "emotional"}
+
+
 def cleared_categories(text: str, lex: Lexicon) -> set[str]:
     """Categories an explicit all-clear closes ("原来在邻居家，虚惊一场", "早就没事了"), unless the
     message also says the case is still open ("人还没找到")."""
@@ -64,6 +69,8 @@ def settle(signals: Sequence[Signal], text: str, lex: Lexicon) -> list[Signal]:
     out = []
     for s in signals:
         if passing and s.kind in mod.transient_kinds:
+            continue
+        if s.level == "yellow" and RESOLVED_DROPS.get(s.kind if s.kind == "distress" else s.category) in over:
             continue
         out.append(replace(s, settled=True) if s.category in over else s)
     return out

@@ -155,3 +155,24 @@ def test_ordinary_questions_with_alarming_substrings_are_not_raised_by_the_rules
 ])
 def test_the_narrowed_patterns_still_catch_the_real_thing(text: str, category: str) -> None:
     assert category in triage(text, semantic=False).categories
+
+
+@pytest.mark.parametrize("text", [
+    "孙子没发烧也没抽筋，就是晚上睡觉老磨牙",
+    "没有中毒，就是吃多了青枣肚子胀",
+    "万一孩子走丢了，是不是要等一天才能报警",
+    "小学的时候我被同学欺负过，后来转学就好了，现在同学都挺好",
+    "以前我很想爸妈，天天哭，现在他们回老家了，我好开心",
+])
+def test_absent_symptoms_hypotheticals_and_worries_that_are_over_are_green(text: str) -> None:
+    assert triage(text, semantic=False).level == "green", triage(text, semantic=False)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("孩子发烧抽筋了，眼睛往上翻", "emergency"),
+    ("孩子喝了一口农药，有没有中毒啊", "emergency"),
+    ("孩子走丢了，是不是要等一天才能报警", "missing"),
+    ("我被同学欺负，现在他们还天天欺负我", "bullying"),
+])
+def test_the_new_guards_leave_real_events_alone(text: str, category: str) -> None:
+    assert category in triage(text, semantic=False).categories
