@@ -61,14 +61,25 @@ def test_features_of_keyword_only_hits_are_none() -> None:
     assert values is not None and values[FEATURES.index("margin")] == 0.0
 
 
-def test_threshold_is_chosen_for_the_precision_of_not_covered() -> None:
+def test_threshold_refuses_out_of_scope_and_answers_in_scope_best_together() -> None:
     # Out-of-scope questions score low, in-scope ones high, with one in-scope question among the low ones.
     probs = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.35, 0.6, 0.7, 0.8, 0.9, 0.95])
     labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
     threshold = choose_threshold(probs, labels)
     figures = refusal_figures(probs, labels, threshold)
-    assert figures["not_covered_precision"] >= 0.9 and figures["out_of_scope_refused"] == 1.0
-    assert figures["in_scope_answered"] == 1.0 and 0.3 < threshold <= 0.35
+    assert figures["out_of_scope_refused"] == 1.0 and figures["in_scope_answered"] == 1.0
+    assert 0.3 < threshold <= 0.35  # of the equally good thresholds, the highest: when unsure, say less
+
+
+def test_threshold_weighs_a_refused_in_scope_question_as_much_as_an_answered_out_of_scope_one() -> None:
+    # An in-scope question at 0.12 among out-of-scope ones up to 0.4: refusing all four out-of-scope questions
+    # costs one in-scope answer (1.0 + 0.8 = 1.8); stopping below it refuses only one (0.25 + 1.0).
+    probs = np.array([0.1, 0.2, 0.3, 0.4, 0.12, 0.6, 0.7, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    threshold = choose_threshold(probs, labels)
+    figures = refusal_figures(probs, labels, threshold)
+    assert figures["out_of_scope_refused"] + figures["in_scope_answered"] == pytest.approx(1.8)
+    assert 0.4 < threshold <= 0.6
 
 
 def test_probability_is_monotone_in_each_positive_coefficient() -> None:
