@@ -330,3 +330,10 @@ def test_support_reply_with_its_answer_and_the_callback_question_fits_the_length
     assert len(outcome.reply_text) <= convo.settings.reply_max_chars, outcome.reply_text
     support, answer = outcome.reply_text.split("\n\n", 1)
     assert "出处：《" in answer and ("12356" in support or "120" in support)
+
+
+def test_the_line_that_answers_the_specific_question_follows_the_gist(convo: Conversation) -> None:
+    # 「酒精擦身行不行」 is answered by a 说明 line of the fever article, not by its steps.
+    outcome = ask(convo, "用酒精给娃擦身子退烧行不行")
+    lines = outcome.reply_text.splitlines()
+    assert outcome.grounded and "酒精" in lines[1] and "不要用" in lines[1]

@@ -54,6 +54,9 @@ PLACE_ARTICLE_MIN_ABOUT = 0.4
 # A 说明 line that holds the figure asked for is added under the 一句话 when it shares at least this much of
 # the question's weighted words (a figure about something else is not the answer).
 FIGURE_MIN_SHARE = 0.2
+# A 要警惕 or 说明 line follows the gist when it holds at least this weighted share of the question's words that
+# the gist and steps do not (「仰着头对不对」: 「仰头止不住血」; 「要不要控水」: the line that says not to).
+DETAIL_MIN_GAIN = 0.3
 FIGURE_MARGIN = 0.15
 WARNING_BUDGET = 110
 # How many of the top hits can carry an answer: a matching article just below two or three policy passages
@@ -263,8 +266,12 @@ class ExtractiveComposer:
         figure = self._explained_figure(question, article)
         if figure:  # 「一年来排查几趟」: the 说明 line that says 「每年…摸排 2 次」 follows the gist
             body = f"{body}\n{figure}"
+        asks_warning = _ASKS_WARNING_RE.search(question) and article.warnings
+        detail = "" if figure or asks_warning else self._detail_line(question, article)
+        if detail:
+            body = f"{body}\n{detail}"
         worry = self._worry_plan(question, article, hits)
-        if _ASKS_WARNING_RE.search(question) and article.warnings:
+        if asks_warning:
             # With a plan for the worry to follow, only the signs that match the question best.
             budget = WARNING_BUDGET // 2 if worry is not None else WARNING_BUDGET
             body = f"{body}\n{prompt_text('replies/watch_out.txt')}{self._warnings_for(question, article, budget)}"
@@ -312,6 +319,23 @@ class ExtractiveComposer:
             share = self._share(query, set(tokenize(line)), total)
             if share > best_share:
                 best, best_share = line, share
+        return best
+
+    def _detail_line(self, question: str, article: Article) -> str:
+        """The 要警惕 or 说明 line that says what the question asks beyond the gist and the steps, or ""."""
+        query, total = self._question_words(question)
+        shown = set(tokenize(" ".join([article.title, article.one_liner, *article.steps])))
+        missing = query - shown
+        if not missing:
+            return ""
+        explained = [line.strip().lstrip("-•· ").strip() for line in article.sections.get("说明", "").splitlines()]
+        best, best_gain = "", DETAIL_MIN_GAIN
+        for line in [*article.warnings, *explained]:
+            if not line or line.endswith(("：", ":")):
+                continue
+            gain = self._share(missing, set(tokenize(line)), total)
+            if gain > best_gain:
+                best, best_gain = line, gain
         return best
 
     def _worry_plan(self, question: str, article: Article, hits: list[Hit]) -> Article | None:
