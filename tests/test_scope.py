@@ -34,3 +34,9 @@ def test_calibration_set_is_mostly_right(convo: Conversation) -> None:
 def test_amounts_and_opening_hours_are_not_made_up(convo: Conversation, question: str) -> None:
     outcome = convo.handle(Inbound(user_id="amount", text=question))
     assert not outcome.grounded and "没有找到可靠的说法" in outcome.reply_text
+
+
+def test_a_dose_question_is_not_taken_for_a_money_question(convo: Conversation) -> None:
+    # 「补多少」 after a nutrient asks for a dose (it was refused as an amount of money the material lacked).
+    outcome = convo.handle(Inbound(user_id="dose", text="新生儿要不要补维生素D 补多少"))
+    assert outcome.grounded and "400" in outcome.reply_text

@@ -34,6 +34,9 @@ from knowledge.policy_chunker import split_sentences
 # Questions that ask for a sum of money or a clock time are answered only by material that states one;
 # otherwise the honest reply is "not covered" (the documents name an allowance but not its amount).
 _ASKS_MONEY_RE = re.compile(r"多少钱|几块钱|多少元|发多少|补多少|给多少|补贴多少|标准是多少|一个月多少")
+# 「补多少」 in a question about a nutrient asks for a dose (「维生素D 补多少」), not for money.
+_NUTRIENT_RE = re.compile(r"维生素|鱼肝油|钙|铁剂|补铁|锌|DHA|营养素", re.IGNORECASE)
+_ASKS_MONEY_ONLY_RE = re.compile(r"多少钱|几块钱|多少元|补贴多少|标准是多少")
 _HAS_MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|万元)|[一二两三四五六七八九十百千万]+(?:元|块钱)")
 _ASKS_CLOCK_RE = re.compile(r"几点|什么时候开门|几时开门|上不上班|开不开门|营业时间|办公时间")
 _HAS_CLOCK_RE = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点|上午|下午|工作日")
@@ -186,7 +189,8 @@ class ExtractiveComposer:
         if not hits:
             return False
         material = "".join(h.text for h in hits[:3])
-        if _ASKS_MONEY_RE.search(question) and not _HAS_MONEY_RE.search(material):
+        asks_money = _ASKS_MONEY_ONLY_RE if _NUTRIENT_RE.search(question) else _ASKS_MONEY_RE
+        if asks_money.search(question) and not _HAS_MONEY_RE.search(material):
             return False
         if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
