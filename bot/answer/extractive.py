@@ -316,9 +316,8 @@ class ExtractiveComposer:
             # The gist holds a figure of that kind: another line only if it is clearly more about the question
             # (「一年排查几趟」: 「每年摸排 2 次」, not the gist's 「每月上门看一次」).
             best_share = max(best_share, self._share(query, set(tokenize(article.one_liner)), total) + FIGURE_MARGIN)
-        for raw in article.sections.get("说明", "").splitlines():
-            line = raw.strip().lstrip("-•· ").strip()
-            if not line or line.endswith(("：", ":")) or not any(holds(kind, line) for kind in kinds):
+        for line in _explained_lines(article):
+            if line.endswith(("：", ":")) or not any(holds(kind, line) for kind in kinds):
                 continue
             share = self._share(query, set(tokenize(line)), total)
             if share > best_share:
@@ -332,9 +331,8 @@ class ExtractiveComposer:
         missing = query - shown
         if not missing:
             return ""
-        explained = [line.strip().lstrip("-•· ").strip() for line in article.sections.get("说明", "").splitlines()]
         best, best_gain = "", DETAIL_MIN_GAIN
-        for line in [*article.warnings, *explained]:
+        for line in [*article.warnings, *_explained_lines(article)]:
             if not line or line.endswith(("：", ":")):
                 continue
             gain = self._share(missing, set(tokenize(line)), total)
@@ -372,8 +370,7 @@ class ExtractiveComposer:
         total = sum(self.idf(t) for t in asked)
         if not asked or total == 0:
             return None
-        explained = [line.strip() for line in article.sections.get("说明", "").splitlines() if line.strip()]
-        lines = list(dict.fromkeys([*article.steps, *article.warnings, *explained]))
+        lines = list(dict.fromkeys([*article.steps, *article.warnings, *_explained_lines(article)]))
         scored = [(sum(self.idf(t) for t in asked & set(tokenize(line))) / total, i, line) for i, line in enumerate(lines)]
         best = sorted((item for item in scored if item[0] >= FOCUS_MIN_SHARE), key=lambda item: (-item[0], item[1]))
         if not best:
@@ -553,6 +550,12 @@ class ExtractiveComposer:
 
 
 _TOPIC_RE = re.compile(r"^(?:对于?|针对|凡)[^，；。]{1,24}的[，,]$")
+
+
+def _explained_lines(article: Article) -> list[str]:
+    """The non-empty lines of an article's 说明, without list markers."""
+    lines = (raw.strip().lstrip("-•· ").strip() for raw in article.sections.get("说明", "").splitlines())
+    return [line for line in lines if line]
 
 
 def _runs(parts: list[str]) -> list[tuple[int, int, list[str]]]:

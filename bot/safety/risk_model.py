@@ -77,13 +77,15 @@ def windows(text: str) -> list[str]:
     """The text itself; each of its sentences on its own; and, when it is longer than WINDOW, its clauses packed
     into windows of about WINDOW characters (overlapping by one clause). A short danger sentence beside ordinary
     ones (「…孩子写作业写到很晚。孙女说今晚就跳河」) is diluted in the whole and in a packed window, but not alone."""
-    return [text, *dict.fromkeys([*packed_windows(text), *lone_sentences(text)])]
+    return _parts(text)[0]
 
 
-def lone_sentences(text: str) -> list[str]:
-    """Each sentence of `text` on its own, when there are several (and each is short enough to be a sentence)."""
-    own = [s for s in sentences(text) if len(s) <= WINDOW]
-    return own if len(sentences(text)) > 1 else []
+def _parts(text: str) -> tuple[list[str], set[str]]:
+    """(windows, the lone sentences among them that are neither the text nor a packed window)."""
+    packed = packed_windows(text)
+    own = sentences(text)
+    lone = [s for s in own if len(s) <= WINDOW] if len(own) > 1 else []
+    return [text, *dict.fromkeys([*packed, *lone])], set(lone) - {text, *packed}
 
 
 def packed_windows(text: str) -> list[str]:
@@ -180,8 +182,7 @@ class RiskModel:
     def score(self, text: str, history: Sequence[str] = ()) -> RiskScores:
         """Scores `text` after `history` (earlier user turns, oldest first)."""
         earlier = list(history)[-CONVERSATION_TURNS:]
-        parts = windows(text)
-        lone = set(lone_sentences(text)) - {text, *packed_windows(text)}
+        parts, lone = _parts(text)
         sources = [0] * len(parts)
         if earlier:
             parts.append("\n".join([*earlier, text]))
