@@ -176,3 +176,23 @@ def test_absent_symptoms_hypotheticals_and_worries_that_are_over_are_green(text:
 ])
 def test_the_new_guards_leave_real_events_alone(text: str, category: str) -> None:
     assert category in triage(text, semantic=False).categories
+
+
+@pytest.mark.parametrize("text", [
+    "娃儿掉堰塘头了 咋个救嘛",  # 川渝: 堰塘头 is "in the pond"; the rescue question follows the event
+    "娃儿掉堰塘头了 我不会水 屋头就我一个人 咋个救嘛 急死了",
+    "孙子掉到河头去了",
+    "孩子跌落河中",
+])
+def test_a_child_in_the_water_said_in_dialect_is_red_drowning(text: str) -> None:
+    result = triage(text)  # rules and model together: the model must not veto it
+    assert (result.level, result.situation) == ("red", "drowning"), result
+
+
+@pytest.mark.parametrize("text", [
+    "怎么防止娃掉堰塘头",
+    "学校讲了怎么救落水的同学",
+    "书掉河里了",
+])
+def test_water_words_in_prevention_questions_and_lost_things_stay_green(text: str) -> None:
+    assert triage(text).level == "green", triage(text)
