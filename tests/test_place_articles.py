@@ -98,3 +98,11 @@ def test_a_place_name_inside_another_word_names_no_place(knowledge_index) -> Non
     assert knowledge_index.named_documents("我们乐平这边送教上门几次") == {"jingdezhen-rural-child-health"}
     assert knowledge_index.named_documents("浮梁县的学校") == {"jingdezhen-rural-child-health"}
     assert knowledge_index.named_documents("景德镇乡下的娃") == {"jingdezhen-rural-child-health"}
+
+
+def test_a_place_article_ranked_first_adds_its_figure_under_the_national_answer(composer) -> None:
+    # No place named: the national article leads, but 启东's explainer ranked above it and holds the 「几次」 asked
+    # for; it shares few words with the question, and its line was left out.
+    composed = _answer(composer, "孙子残疾出不了门 送叫上门的老师一个月来几次 要不要钞票")  # voice-to-text: 送叫
+    assert composed.grounded and not _place(composer, composed.sources[0].doc_id)
+    assert "2次" in composed.body.replace(" ", "") and "启东" in composed.body, composed.body

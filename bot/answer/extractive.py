@@ -93,6 +93,8 @@ _TARGET_SECTIONS = ("主要目标", "工作目标", "总体目标", "发展目�
 RANK_DISCOUNT = 0.15
 # How much of the question a policy line must match to be added under an article's answer.
 EXTRA_LINE_MIN_SCORE = 0.2
+# ...for a place article ranked above the national one whose line holds the kind of answer asked.
+EXTRA_LINE_MIN_SCORE_RANKED_ABOVE = 0.12
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,8 @@ class ExtractiveComposer:
         # A strongly matching line from another passage (often a local rule: 「在启东，…」) is worth adding under
         # a national article; a place article already holds its document's figures.
         local = [h for h in hits[:4] if h.metadata["kind"] == "policy" or self._article_place(h)]
-        extra = None if article.place else self._best_extra_line(question, local)
+        above = {h.chunk_id for h in hits[:hits.index(top)]} if top in hits else set()
+        extra = None if article.place else self._best_extra_line(question, local, above)
         if extra:
             body = f"{body}\n{extra[0]}"
             sources.append(extra[1])
@@ -393,14 +396,20 @@ class ExtractiveComposer:
             kept.append(line)
         return "".join(w for w in article.warnings if w in kept)
 
-    def _best_extra_line(self, question: str, other_hits: list[Hit]) -> tuple[str, Source] | None:
+    def _best_extra_line(self, question: str, other_hits: list[Hit],
+                         above: frozenset[str] | set[str] = frozenset()) -> tuple[str, Source] | None:
         """The local line worth adding under a national article: a matching place article's 一句话 (plain, and it
-        names its place) before any sentence of a policy document."""
+        names its place) before any sentence of a policy document. `above`: chunks retrieval ranked above the
+        national article; a place article among them needs less word overlap when its line holds the kind of
+        answer asked (「送教上门一个月来几次」: 启东's 「每月不少于2次」 ranked first but shares few words)."""
         if not other_hits:
             return None
         explainers = [h for h in other_hits if self._article_place(h)]
         units = self._units(question, explainers) if explainers else []
-        if units and units[0].overlap >= EXTRA_LINE_MIN_SCORE:
+        kinds = asked_types(question)
+        if units and (units[0].overlap >= EXTRA_LINE_MIN_SCORE or (
+                units[0].hit.chunk_id in above and units[0].overlap >= EXTRA_LINE_MIN_SCORE_RANKED_ABOVE
+                and any(holds(kind, units[0].text) for kind in kinds))):
             best_hit = units[0].hit
             article = self.articles[best_hit.doc_id]
             # Cited as the place's rule (its `place`), so that it is framed as local for someone from elsewhere.

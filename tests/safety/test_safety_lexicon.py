@@ -196,3 +196,25 @@ def test_a_child_in_the_water_said_in_dialect_is_red_drowning(text: str) -> None
 ])
 def test_water_words_in_prevention_questions_and_lost_things_stay_green(text: str) -> None:
     assert triage(text).level == "green", triage(text)
+
+
+@pytest.mark.parametrize("text", [
+    "小娃在澡盆里会不会淹着",  # a worry, not an event
+    "院子里大水盆装满了水 一岁半的娃趴边上玩 我怕他栽进去",
+    "屋里要是起火了 娃要往哪里躲 还是往外跑",
+    "赶集人多 怕孙子被人抱走 有啥法子",
+    "娃的接种本找不到了 打过哪几针也记不清了 咋整",  # a lost booklet, not a lost child
+])
+def test_worries_drills_and_lost_papers_are_green(text: str) -> None:
+    assert triage(text).level == "green", triage(text)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("孙子淹着了 没气了", "emergency"),
+    ("孙子被人抱走了", "missing"),
+    ("孙子栽进水缸里了", "emergency"),
+    ("屋里起火了 娃往哪里躲", "emergency"),
+])
+def test_the_same_words_as_events_stay_red(text: str, category: str) -> None:
+    result = triage(text)
+    assert result.level == "red" and category in result.categories, result
