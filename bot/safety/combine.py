@@ -90,10 +90,16 @@ def choose_speaker(rules: str, scores: RiskScores | None) -> str:
     return rules
 
 
+# Situations the corpus has no label for: only the rules can name them, so the model cannot overrule them.
+RULES_ONLY_SITUATIONS = ("eye_chemical",)
+
+
 def choose_situation(rules: str, scores: RiskScores | None, text: str) -> str:
     """`rules` is the rules' situation of a red/yellow conversation; `text` the normalised message."""
-    if scores is None or scores.situation == "none" or rules in ("none", "missing"):
-        return rules  # "none": no emergency in the decision; a missing child stays missing
+    if scores is None or scores.situation == "none" or rules in ("none", "missing", *RULES_ONLY_SITUATIONS):
+        # "none": no emergency in the decision; a missing child stays missing; the model has no label for a
+        # chemical in the eye (it read 「眼睛里进了石灰」 as drowning)
+        return rules
     if scores.situation_confidence < SITUATION_CONFIDENCE and rules not in ("none", "other"):
         return rules
     if scores.situation == "bite" and "蛇" in text:  # the corpus has one bite label; first aid differs

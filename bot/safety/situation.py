@@ -11,16 +11,22 @@ import re
 from collections.abc import Iterable
 
 SITUATIONS: tuple[str, ...] = (
-    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "poisoning",
+    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "poisoning",
     "snakebite", "bite", "bleeding", "traffic", "missing", "other",
 )
 
 _C = r"[^，。！？；,.!?;\n]"  # any character inside one clause
+_EYE_CHEMICAL = (r"(?:生石灰|石灰|熟石灰|水泥|碱水|火碱|烧碱|洗衣液|洗衣粉|洗衣凝珠|凝珠|洗洁精|消毒液|消毒水|84|漂白水|漂白剂|"
+                 r"洁厕灵|农药|药水|杀虫剂|除草剂|硫酸|盐酸|电池液|油漆|辣椒水|花露水|风油精)")
 
 # Checked in this order: the first family that matches names the situation. The order puts what must be
 # done first ahead of what follows from it (get out of a fire before cooling a burn, cut the power before
 # treating a fall, a child pulled from water needs CPR whatever else happened).
 _FAMILIES: tuple[tuple[str, str], ...] = (
+    # A splash in the eye is rinsed first (pesticide there is not a swallowed poison; 「遇水会烧起来」 is no fire).
+    ("eye_chemical", rf"眼(?:睛|珠|皮)?(?:里|上)?{_C}{{0,4}}(?:进|溅|喷|弄|揉|撒|飞)(?:了|进|到|上)?{_C}{{0,4}}{_EYE_CHEMICAL}|"
+                     rf"{_EYE_CHEMICAL}{_C}{{0,6}}(?:进|溅|喷|弄|揉|撒|飞)(?:了|进|到|在)?{_C}{{0,4}}眼|"
+                     rf"眼(?:睛|珠)?{_C}{{0,2}}被{_C}{{0,2}}{_EYE_CHEMICAL}"),
     ("fire", rf"着火|失火|火灾|起火|(?:烧|燃)起来|(?:火|烟)(?:势)?(?:很|好|太|特别)大|浓烟|(?:屋|房|家|楼)(?:里|道){_C}{{0,3}}(?:全是|都是)(?:浓)?烟|"
              rf"(?:房子|屋|厨房|窗帘|被子|床|柴房|草堆|沙发|家里){_C}{{0,3}}(?:烧着|点着|着了)"),
     ("electric_shock", rf"触电|被电|电(?:打|击|到|着|住)(?:了)?|漏电|"

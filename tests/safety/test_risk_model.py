@@ -146,6 +146,8 @@ def test_speaker_and_situation_choice() -> None:
     assert choose_speaker("child", None) == "child"
     bite = _scores("red", 0.9, 0.9, category="emergency", situation="bite")
     assert choose_situation("other", bite, "孙子被蛇咬了腿肿了") == "snakebite"
+    drowning = _scores("red", 0.9, 0.9, situation="drowning", situation_confidence=0.99)
+    assert choose_situation("eye_chemical", drowning, "眼睛里进了石灰") == "eye_chemical"  # the model has no such label
     assert choose_situation("missing", bite, "孩子不见了") == "missing"
     unsure = _scores("red", 0.9, 0.9, category="emergency", situation="fall", situation_confidence=0.3)
     assert choose_situation("drowning", unsure, "掉河里") == "drowning"

@@ -38,6 +38,9 @@ triage = partial(_triage, learned=False)
         ("烤炭火，一家人被熏晕了", "poisoning"),
         ("孩子吞了一颗纽扣电池", "poisoning"),
         ("在田埂上被蛇咬了一口", "snakebite"),
+        ("眼睛里进了石灰", "eye_chemical"),
+        ("打农药溅到娃眼睛里了", "eye_chemical"),  # rinse the eye; not a swallowed poison
+        ("洗衣凝珠咬破了 溅到眼睛里", "eye_chemical"),
         ("孩子被大狼狗咬了，脸上好深的口子", "bite"),
         ("镰刀割到腿，血流不止", "bleeding"),
         ("孙子骑车被货车撞了", "traffic"),
@@ -147,3 +150,11 @@ def test_situation_and_speaker_are_fast() -> None:
         detect_situation(text)
         detect_speaker(text)
     assert (time.perf_counter() - start) / 200 < 0.001
+
+
+def test_lime_in_the_eye_gets_the_eye_rinse_not_the_drowning_reply() -> None:
+    # The model read it as drowning and the reply said 「别花时间把水弄出来…孩子现在有呼吸吗」.
+    result = _triage("孩子跟人闹着玩 眼睛里进了石灰 咋整")
+    assert (result.level, result.situation) == ("red", "eye_chemical")
+    assert _triage("孩子眼里进了洗衣液").level == "red"  # was green
+    assert _triage("怎么防止石灰进眼睛").level == "green"
