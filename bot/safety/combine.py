@@ -91,7 +91,7 @@ def choose_speaker(rules: str, scores: RiskScores | None) -> str:
 
 
 # Situations the corpus has no label for: only the rules can name them, so the model cannot overrule them.
-RULES_ONLY_SITUATIONS = ("eye_chemical",)
+RULES_ONLY_SITUATIONS = ("eye_chemical", "stroke")
 
 
 def choose_situation(rules: str, scores: RiskScores | None, text: str) -> str:

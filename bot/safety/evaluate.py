@@ -59,6 +59,10 @@ class Rates:
         }
 
 
+# Replies tell these apart; the corpus labels them as the wider situation (a chemical in the eye is a burn).
+CORPUS_SITUATION = {"snakebite": "bite", "eye_chemical": "burn", "stroke": "other"}
+
+
 @dataclass
 class Accuracy:
     """Who is writing (all rows that name a speaker) and what happened (emergencies and missing children)."""
@@ -79,8 +83,8 @@ class Accuracy:
                 self.risk_speaker_hit += result.speaker == row["speaker"]
         if row.get("category") in ("emergency", "missing") and row.get("situation") and result.level == "red":
             self.situation_total += 1
-            # The corpus has one "bite" label; replies tell snake bites apart.
-            self.situation_hit += result.situation.replace("snakebite", "bite") == row["situation"]
+            # Situations only the rules name are scored as the corpus label they fall under.
+            self.situation_hit += CORPUS_SITUATION.get(result.situation, result.situation) == row["situation"]
 
     def as_dict(self) -> dict[str, float | None]:
         return {"speaker_accuracy": round(self.speaker_hit / self.speaker_total, 4) if self.speaker_total else None,

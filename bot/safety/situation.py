@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 SITUATIONS: tuple[str, ...] = (
-    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "poisoning",
+    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "stroke", "poisoning",
     "snakebite", "bite", "bleeding", "traffic", "missing", "other",
 )
 
@@ -33,9 +33,13 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
                        rf"(?:摸|碰|抓|握|挨|靠|连|咬|舔|插|粘|贴|扒|挂){_C}{{0,3}}(?:电线|插座|插头|电源|电门|电闸|电箱|高压线|变压器)"),
     ("drowning", rf"落水|溺水|淹(?:着|了|到|死|水)|呛水|"
                  rf"(?:掉|落|栽|跌|滑|摔)(?:进|到|下|入)?(?:了)?{_C}{{0,3}}(?:水里|河|塘|井|江|湖|水库|池|水沟|水缸|粪坑)|"
-                 rf"(?:河|塘|井|水库|江|湖|池|沟)(?:里|中)?{_C}{{0,4}}(?:捞|救|拉)(?:上来|出来)"),
+                 rf"(?:河|塘|井|水库|江|湖|池|沟)(?:里|中|头)?{_C}{{0,4}}(?:捞|救|拉)(?:上来|出来|起来)"),
     ("choking", rf"噎|哽住|(?:卡|堵)(?:住|在|着)?{_C}{{0,3}}(?:喉咙|嗓子|气管)|(?:喉咙|嗓子|气管){_C}{{0,3}}(?:卡|堵)|"
                 rf"(?:吃|吞|咽|含){_C}{{0,8}}(?:卡住|呛住)|(?:卡|呛)住了?{_C}{{0,4}}(?:喘|气|说不出|咳不出|脸)"),
+    # Before poisoning and seizure: a drooping mouth and a weak side are a stroke whatever else is said.
+    ("stroke", rf"嘴(?:巴|角)?(?:突然)?(?:歪|斜)(?:了|掉)|口角歪斜|"
+               rf"(?:一边|半边|一侧)(?:的)?(?:手|脚|胳膊|腿|身子|身体|脸){_C}{{0,4}}(?:抬不起|动不了|没劲|没力|不听使唤|麻了)|"
+               rf"(?:中风|脑梗|脑溢血|脑出血)了"),
     ("poisoning", rf"农药|百草枯|敌敌畏|除草剂|杀虫剂|老鼠药|鼠药|中毒|煤气|一氧化碳|炭火|(?:熏|呛)(?:晕|倒|昏)|"
                   rf"误(?:食|服|喝|吃|吞)|(?:吃|喝|吞)(?:了|下|掉){_C}{{0,6}}(?:药(?![^，。！？]{{0,3}}(?:还|也|又|没|不|后))|"
                   rf"消毒|洁厕|漂白|洗衣|汽油|柴油|煤油|电池|凝珠|干燥剂|烧碱|蘑菇|菌子)"),

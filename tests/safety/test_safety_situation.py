@@ -158,3 +158,22 @@ def test_lime_in_the_eye_gets_the_eye_rinse_not_the_drowning_reply() -> None:
     assert (result.level, result.situation) == ("red", "eye_chemical")
     assert _triage("孩子眼里进了洗衣液").level == "red"  # was green
     assert _triage("怎么防止石灰进眼睛").level == "green"
+
+
+@pytest.mark.parametrize("text", [
+    "现在奶奶叫不醒了 嘴巴歪了 说话说不清楚 家里就我一个 我打谁的电话",  # was the poisoning reply
+    "爷爷突然说不出话 嘴歪了 一边手也抬不起来 我该怎么办",  # was the seizure reply
+])
+def test_signs_of_a_stroke_get_the_stroke_reply(text: str) -> None:
+    result = _triage(text)
+    assert (result.level, result.situation) == ("red", "stroke"), result
+
+
+def test_a_child_found_in_the_well_not_breathing_gets_cpr_not_the_missing_reply() -> None:
+    result = _triage("找到了 在井头 捞起来了 不出气 我不会弄 咋个按胸口", ["娃刚才还在院坝里耍", "一转眼就不见了"])
+    assert result.level == "red" and result.categories[0] == "emergency" and result.situation == "drowning", result
+
+
+@pytest.mark.parametrize("text", ["爷爷前年中风过 现在恢复得好 平时吃什么好", "娃嘴巴歪着笑", "我气得不出气"])
+def test_a_past_stroke_a_crooked_smile_and_anger_are_not_emergencies(text: str) -> None:
+    assert _triage(text).level == "green"
