@@ -177,3 +177,10 @@ def test_a_child_found_in_the_well_not_breathing_gets_cpr_not_the_missing_reply(
 @pytest.mark.parametrize("text", ["爷爷前年中风过 现在恢复得好 平时吃什么好", "娃嘴巴歪着笑", "我气得不出气"])
 def test_a_past_stroke_a_crooked_smile_and_anger_are_not_emergencies(text: str) -> None:
     assert _triage(text).level == "green"
+
+
+def test_a_head_cut_bleeding_over_the_face_is_an_emergency_not_abuse() -> None:
+    # The model alone read it as abuse, and the family got the abuse reply instead of first aid.
+    result = _triage("娃的头磕破了血流满脸，我是拿毛巾按还是拿布包")
+    assert result.level == "red" and result.categories[0] == "emergency" and result.situation in ("fall", "bleeding")
+    assert _triage("电视里那个人满脸是血").level == "green"
