@@ -84,10 +84,19 @@ def single_words_only(decision: Decision) -> bool:
     return not (red & decision.combined)
 
 
-def choose_speaker(rules: str, scores: RiskScores | None) -> str:
-    if scores is not None and (scores.speaker_confidence >= SPEAKER_CONFIDENCE or rules == "unknown"):
-        return scores.speaker
-    return rules
+def choose_speaker(rules: str, scores: RiskScores | None, introduced: str | None = None) -> str:
+    """`introduced`: who the writer says they are (bot.safety.speaker.introduced_as). The model cannot overrule
+    a self-introduction: 「我这病治不好了 不想再拖累孩子们」 was read as a child and got the child's text. Between a
+    guardian's own crisis and one about a child, the model still decides."""
+    model = scores.speaker if scores is not None and (
+        scores.speaker_confidence >= SPEAKER_CONFIDENCE or rules == "unknown") else None
+    if introduced in ("child", "parent"):
+        return introduced
+    if introduced == "guardian":
+        if model in ("guardian_self", "guardian_about_child"):
+            return model
+        return rules if rules in ("guardian_self", "guardian_about_child") else "guardian_self"
+    return model or rules
 
 
 # Situations the corpus has no label for: only the rules can name them, so the model cannot overrule them.

@@ -41,6 +41,13 @@ _BYSTANDER = re.compile(
     rf"(?:邻居|隔壁|对门|我们村|村里|村上|路上|路边|街上|附近|楼下|楼上)(?:家)?(?:的|有个|有一个|一个){_C}{{0,2}}"
     rf"(?:孩子|小孩|娃|男孩|女孩|小姑娘|小男孩|学生)|(?:看到|看见|遇到|碰到)(?:一个|有个|个)(?:孩子|小孩|男孩|女孩|小姑娘)"
 )
+# An older writer about themselves: their age or body (我老了, 我这把老骨头, 阮老, 𠊎老) or the fear of being a burden
+# on the young (拖累孩子们). A child says 「我拖累奶奶」, not 「拖累孩子们」.
+_ELDER_SELF = re.compile(
+    rf"我(?:这)?(?:把)?老骨头|(?:我|俺|阮|𠊎)(?:都|已经)?(?:老了|老啦|老咯|老啊|年纪大了|岁数大了)|"
+    rf"(?:我|俺)(?:一个|这个|这)?老(?:婆子|头子|太婆|太太|人家|汉)|"
+    rf"拖累(?:了)?(?:孩子们|孩子|儿女|子女|小辈|娃们|娃儿们|你们|儿子|闺女|女儿|孙子|孙女|家里人|一家)"
+)
 _OWN_GRANDCHILD = re.compile(rf"{_GRANDCHILD}")
 _OWN_CHILD = re.compile(rf"我(?:的|家)?(?:儿子|女儿|闺女)")
 _AWAY = re.compile(rf"打工|在外|外地|不在(?:他|她)?身边|老家|留守|(?:爷爷|奶奶|外公|外婆|我妈|我爸|我婆婆|我公公)(?:在)?(?:带|管|照顾)|视频")
@@ -69,6 +76,8 @@ def detect_speaker(text: str) -> str:
     kid = bool(_ANY_CHILD.search(text))
     if _GUARDIAN_SELF.search(text):
         return "guardian_about_child" if kid else "guardian_self"
+    if _ELDER_SELF.search(text) and not _OWN_GRANDCHILD.search(text):
+        return "guardian_self"
     if _OWN_GRANDCHILD.search(text):
         return "guardian_about_child"
     if _BYSTANDER.search(text):
@@ -80,6 +89,20 @@ def detect_speaker(text: str) -> str:
     if kid:
         return "guardian_about_child"
     return "guardian_self" if _FIRST_PERSON.search(text) else "unknown"
+
+
+def introduced_as(text: str, history: Sequence[str] = ()) -> str | None:
+    """Who the writer says they are, in this message or an earlier one (newest first): "child" (an age under
+    18, a school year), "parent" (我是他妈妈, 我在外地打工) or "guardian" (我是他奶奶, 我六十七了, 我老了, 拖累孩子们);
+    None without such words. Stronger than any guess from the wording."""
+    for part in (text, *reversed(history)):
+        if _child_age(part) or _CHILD_SELF.search(part):
+            return "child"
+        if _PARENT_SELF.search(part):
+            return "parent"
+        if _GUARDIAN_SELF.search(part) or _ELDER_SELF.search(part):
+            return "guardian"
+    return None
 
 
 # An earlier self-introduction decides for a later message that gives no cue of its own

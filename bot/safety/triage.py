@@ -22,7 +22,7 @@ from bot.safety.risk_model import RiskModel, RiskScores, load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 from bot.safety.situation import conversation_situation
-from bot.safety.speaker import conversation_speaker
+from bot.safety.speaker import conversation_speaker, introduced_as
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,8 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         for part in current.windows:  # a long message: each window without a guard or an all-clear
             if decision.level == "green":
                 semantic_raise(decision, part, earlier_texts, guarded=False)
-    speaker = choose_speaker(conversation_speaker(current.text, earlier_texts), scores)
+    speaker = choose_speaker(conversation_speaker(current.text, earlier_texts), scores,
+                             introduced_as(current.text, earlier_texts))
     if speaker == "child":
         _child_owns_the_words(decision)
     situation = "none"

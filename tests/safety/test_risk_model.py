@@ -241,3 +241,12 @@ def test_a_short_danger_sentence_beside_ordinary_ones_is_scored_on_its_own(text:
 def test_windows_hold_each_sentence_of_a_short_message() -> None:
     assert windows("今天去赶集。孙女说今晚就跳河") == ["今天去赶集。孙女说今晚就跳河", "今天去赶集", "孙女说今晚就跳河"]
     assert windows("孙女说今晚就跳河") == ["孙女说今晚就跳河"]
+
+
+def test_a_self_introduction_overrules_the_models_speaker() -> None:
+    child = _scores("red", 0.9, 0.9, speaker="child", speaker_confidence=0.6)
+    assert choose_speaker("guardian_self", child, "guardian") == "guardian_self"
+    assert choose_speaker("guardian_about_child", _scores("red", 0.9, 0.9, speaker="parent"), "child") == "child"
+    mine = _scores("red", 0.9, 0.9, speaker="guardian_about_child")
+    assert choose_speaker("guardian_self", mine, "guardian") == "guardian_about_child"  # whose crisis: the model's
+    assert choose_speaker("guardian_self", child, None) == "child"

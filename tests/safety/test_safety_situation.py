@@ -184,3 +184,15 @@ def test_a_head_cut_bleeding_over_the_face_is_an_emergency_not_abuse() -> None:
     result = _triage("娃的头磕破了血流满脸，我是拿毛巾按还是拿布包")
     assert result.level == "red" and result.categories[0] == "emergency" and result.situation in ("fall", "bleeding")
     assert _triage("电视里那个人满脸是血").level == "green"
+
+
+@pytest.mark.parametrize(("text", "speaker", "category"), [
+    # Both were read as a child by the model and got the child's text (你…找一个你信得过的大人).
+    ("打棉花剩的那半瓶药我没扔 我想今晚喝了 我这病治不好了 不想再拖累孩子们", "guardian_self", "guardian_crisis"),
+    ("阮老啊，目睭看无，腰骨嘛痛，囝仔的爸母拢无转来，我真正想欲去死，药仔我已经储够啊", "guardian_self", "guardian_crisis"),
+    ("我不想活了 我拖累奶奶了", "child", "suicide"),  # a child who feels a burden stays a child
+    ("我今年10岁 我不想活了", "child", "suicide"),
+])
+def test_a_self_introduction_decides_who_is_in_crisis(text: str, speaker: str, category: str) -> None:
+    result = _triage(text)
+    assert (result.level, result.speaker, result.categories[0]) == ("red", speaker, category), result
