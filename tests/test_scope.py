@@ -6,6 +6,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.jsonl import read_jsonl
+from bot.answer.extractive import _names_a_number_in
 from bot.pipeline import Conversation, Inbound
 from bot.storage.migrate import upgrade
 
@@ -40,3 +41,11 @@ def test_a_dose_question_is_not_taken_for_a_money_question(convo: Conversation) 
     # 「补多少」 after a nutrient asks for a dose (it was refused as an amount of money the material lacked).
     outcome = convo.handle(Inbound(user_id="dose", text="新生儿要不要补维生素D 补多少"))
     assert outcome.grounded and "400" in outcome.reply_text
+
+
+def test_a_question_about_a_hotline_number_is_answered_by_the_line_that_holds_it(convo: Conversation) -> None:
+    # The hotline article ranked first, but the calibrated confidence refused it (a short question shares few words).
+    outcome = convo.handle(Inbound(user_id="hotline", text="12356是什么电话"))
+    assert outcome.grounded and "12356" in outcome.reply_text and "没有找到" not in outcome.reply_text
+    # A year is not a number to look up: the rule does not answer 「2019年」 questions by itself.
+    assert not _names_a_number_in("孙子2019年出生", "2019年")

@@ -40,6 +40,17 @@ _ASKS_MONEY_ONLY_RE = re.compile(r"多少钱|几块钱|多少元|补贴多少|�
 _HAS_MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|万元)|[一二两三四五六七八九十百千万]+(?:元|块钱)")
 _ASKS_CLOCK_RE = re.compile(r"几点|什么时候开门|几时开门|上不上班|开不开门|营业时间|办公时间")
 _HAS_CLOCK_RE = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点|上午|下午|工作日")
+# A phone or service number (12356, 0798-8661120): three digits or more, not a year or an amount.
+_SERVICE_NUMBER_RE = re.compile(r"(?<![\d.])(?:\d{3,4}-)?\d{3,8}(?![\d.]|\s*(?:年|元|块|岁|次|个|人|天|斤|克|毫))")
+
+
+def _names_a_number_in(question: str, text: str) -> bool:
+    """The question asks about a phone or service number that this passage holds word for word."""
+    flat = "".join(text.split())
+    return any(len(m.group(0).replace("-", "")) >= 3 and not re.fullmatch(r"(?:19|20)\d\d", m.group(0))
+               and m.group(0) in flat for m in _SERVICE_NUMBER_RE.finditer(question))
+
+
 _TITLE_ONLY_RE = re.compile(r"^[^，。；]{2,16}[，、][^，。；]{2,16}。$")
 # Questions about danger signs, when to see a doctor, or a specific worry: the article's 要警惕 answers them.
 _ASKS_WARNING_RE = re.compile(
@@ -196,6 +207,8 @@ class ExtractiveComposer:
             return False
         if _ASKS_CLOCK_RE.search(question) and not _HAS_CLOCK_RE.search(material):
             return False
+        if _names_a_number_in(question, hits[0].text):
+            return True  # 「12356是什么电话」: the line that holds the very number asked about is the answer
         support = self.support(question, hits)
         values = confidence_features(hits, support, self.settings.rrf_k)
         if values is None:  # keyword-only (vector store down): words must carry it alone
