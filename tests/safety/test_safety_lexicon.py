@@ -218,3 +218,28 @@ def test_worries_drills_and_lost_papers_are_green(text: str) -> None:
 def test_the_same_words_as_events_stay_red(text: str, category: str) -> None:
     result = triage(text)
     assert result.level == "red" and category in result.categories, result
+
+
+@pytest.mark.parametrize(("text", "category", "situation"), [
+    # Each was green or yellow: a real danger in words the rules did not know.
+    ("我想死我爷爷把我的手机摔了我爸妈也不回我消息我知道那个农药放在哪里", "suicide", None),  # not 「想死你了」
+    # Whose crisis is the model's to say (with the rules alone the writer is taken for the adult).
+    ("我没有哭 也没有不开心 就是觉得活着好累 想喝奶奶打虫子那个药 那个瓶子放哪了", None, None),
+    ("孙子不见三个钟头了 是不是要等二十四小时才能报警 去派出所要带什么", "missing", "missing"),
+    ("七个月的娃呛到东西了 咋拍", "emergency", "choking"),
+    ("俺邻居家小孩让他家大黄狗咬了脖子 血哗哗的 孩子他爹妈都在外地打工 俺这咋整", "emergency", "bite"),
+    ("我孩子刚在老家被五步蛇咬了，县医院说没有抗蛇毒血清，附近哪里有？要往哪送？", "emergency", "snakebite"),
+    ("佢发烧抽起筋嚟，使唔使掐人中", "emergency", "seizure"),
+])
+def test_dangers_the_rules_missed_are_red(text: str, category: str | None, situation: str | None) -> None:
+    result = triage(text)
+    assert result.level == "red" and (category is None or category in result.categories), result
+    assert situation is None or result.situation == situation, result
+
+
+@pytest.mark.parametrize("text", [
+    "想死你了乖孙", "想死我了 你啥时候回来", "喝水呛到了 咳了几声就好了", "娃以前发烧抽过筋 这回又烧了咋办",
+    "奶奶要打虫子的药 我帮她去买", "孙子放学不见了一会 原来在同学家 虚惊一场",
+])
+def test_their_look_alikes_stay_green(text: str) -> None:
+    assert triage(text).level == "green", triage(text)
