@@ -243,3 +243,24 @@ def test_dangers_the_rules_missed_are_red(text: str, category: str | None, situa
 ])
 def test_their_look_alikes_stay_green(text: str) -> None:
     assert triage(text).level == "green", triage(text)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("网上认识的一个哥哥让我拍没穿衣服的照片给他，我不拍他就说要把我以前发的照片发到班级群里", "sexual_abuse"),  # sextortion
+    ("我系学校社工 有个女仔话佢网友听日嚟学校门口接佢去酒店 已经讲好咗 之前仲叫佢影过裸照 佢只有十三岁", "sexual_abuse"),
+    # A reporting question after a long unpunctuated report no longer hides the report.
+    ("村里有户人家把孩子用铁链子锁在猪圈旁边我路过看到孩子瘦得皮包骨身上都是伤大人说是不听话要报警吗", "abuse"),
+    ("个孙女留低张纸仔话唔想读书 要去广州揾佢阿妈 佢身上冇几多钱 成日都冇返嚟 点算", "missing"),
+])
+def test_coercion_an_arranged_meeting_a_chained_child_and_a_runaway_are_red(text: str, category: str) -> None:
+    result = triage(text)
+    assert result.level == "red" and category in result.categories, result
+
+
+@pytest.mark.parametrize("text", [
+    "我不发作业他就告诉老师", "佢成日都冇返嚟食饭 喺学校食", "用链子拴着狗",
+    "老鼠把仓里的谷子吃了好多，放老鼠药怎么放才不会被孩子碰到",  # the prevention question keeps its sentence
+    "发现孩子疑似被家暴儿童主任要第一时间向谁报告",
+])
+def test_threats_about_homework_lunch_at_school_and_reporting_questions_stay_green(text: str) -> None:
+    assert triage(text).level == "green", triage(text)
