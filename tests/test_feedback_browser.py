@@ -77,7 +77,8 @@ def test_votes_and_the_supervisors_curated_answer_in_two_browsers(base: str, req
         up.click()  # changed
         expect(up).to_have_attribute("aria-pressed", "true")
         expect(down).to_have_attribute("aria-pressed", "false")
-        down.click()  # and back to 👎
+        with family.expect_response(lambda r: r.url.endswith("/api/chat/feedback") and r.request.method == "POST"):
+            down.click()  # and back to 👎 (stored before the reload: the test does not race the request)
         expect(down).to_have_attribute("aria-pressed", "true")
         family.reload()
         expect(bot.first.get_by_role("button", name=f"👎 {web['down']}")).to_have_attribute("aria-pressed", "true")

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from bot.answer.llm import LLMComposer, numbers_grounded
+from bot.answer.model import Composed
 from bot.config import Settings
 from bot.metrics import LLM_FALLBACKS
 from bot.pipeline import Conversation, Inbound
@@ -103,3 +104,19 @@ def test_not_covered_questions_do_not_reach_the_llm(fake_llm: FakeOpenAI, llm_co
 def test_composer_from_settings_uses_the_configured_url(fake_llm: FakeOpenAI) -> None:
     composer = LLMComposer.from_settings(Settings(llm_base_url=fake_llm.base_url, llm_timeout_seconds=0.5))
     assert composer.deadline == 0.5
+
+
+def test_the_clients_own_timeout_counts_as_a_timeout() -> None:
+    # The client's timeout equals the deadline: when it fires first, /metrics must still say "timeout".
+    class APITimeoutError(Exception):
+        pass
+
+    class Stalling:
+        def invoke(self, messages):  # type: ignore[no-untyped-def]
+            raise APITimeoutError("Request timed out.")
+
+    composer = LLMComposer(Stalling(), 2.0)
+    counted = LLM_FALLBACKS.labels("timeout")._value.get()
+    fallback = Composed(body="extractive", grounded=True)
+    assert composer.compose("问题", [], fallback) is fallback
+    assert LLM_FALLBACKS.labels("timeout")._value.get() == counted + 1

@@ -84,7 +84,9 @@ class LLMComposer:
         except FutureTimeout:
             return self._fallback(fallback, "deadline passed", "timeout")
         except Exception as exc:  # any client or server error
-            return self._fallback(fallback, type(exc).__name__, "error")
+            # The client's own timeout equals the deadline and may fire first: it is still a timeout.
+            reason = "timeout" if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__ else "error"
+            return self._fallback(fallback, type(exc).__name__, reason)
         answer = strip_markdown(raw).strip()
         if not answer or len(answer) > MAX_ANSWER_CHARS or not re.search(r"[\u4e00-\u9fff]", answer):
             return self._fallback(fallback, "empty or unusable output", "unusable")

@@ -162,6 +162,7 @@
           return fetch("/api/chat/feedback", {
             method: "POST",
             credentials: "same-origin",
+            keepalive: true,  // a vote tapped just before leaving or reloading the page still arrives
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ message_id: m.id, vote: next })
           });
