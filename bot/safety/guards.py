@@ -16,9 +16,6 @@ from bot.safety.lexicon import Guard, Lexicon, clause_bounds, sentence_bounds
 MASK = "\uff3f"  # ＿ : matches no lexicon word, keeps offsets
 # Characters of unpunctuated text before a question cue that make it a report followed by a question.
 QUESTION_AFTER_REPORT = 16
-# Only 「要报警吗 / 报告给谁」 questions: a prevention question (「…怎么放才不会被孩子碰到」) keeps its whole sentence, as
-# the unpunctuated reading of a punctuated message would otherwise join its clauses into an event.
-NARROWED_AFTER_REPORT = frozenset({"procedure"})
 _PAUSE_RE = re.compile(r"[，,、；;：:\s\uff3f]")  # a pause, or words another guard masked
 
 
@@ -42,7 +39,7 @@ def _region(text: str, m: re.Match[str], guard: Guard, lex: Lexicon) -> tuple[in
         # statement it covers only its own clause. Voice-to-text has no punctuation: a question that comes after a
         # long unpunctuated report (「…把孩子用铁链子锁在猪圈旁边我路过看到…要报警吗」) covers only itself.
         before = text[s_start:m.start()]
-        if guard.id in NARROWED_AFTER_REPORT and start == s_start and len(before) >= QUESTION_AFTER_REPORT \
+        if guard.narrows_after_report and start == s_start and len(before) >= QUESTION_AFTER_REPORT \
                 and not _PAUSE_RE.search(before):
             return m.start(), max(s_end, m.end())
         return (s_start, max(s_end, m.end())) if start == s_start else (start, max(end, m.end()))

@@ -40,6 +40,8 @@ class Guard:
     patterns: tuple[re.Pattern[str], ...]
     examples: tuple[str, ...]
     yields_to_report: bool = False
+    # A question after a long unpunctuated report covers only itself (bot.safety.guards._region).
+    narrows_after_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
             patterns=patterns(g, g["id"]),
             examples=tuple(g.get("examples", ())),
             yields_to_report=bool(g.get("yields_to_report", False)),
+            narrows_after_report=bool(g.get("narrows_after_report", False)),
         )
         for g in data["guards"]
     )
