@@ -100,14 +100,14 @@ def choose_speaker(rules: str, scores: RiskScores | None, introduced: str | None
 
 
 # Situations the corpus has no label for: only the rules can name them, so the model cannot overrule them.
-RULES_ONLY_SITUATIONS = ("eye_chemical", "stroke")
+RULES_ONLY_SITUATIONS = ("eye_chemical", "allergy", "stroke")
 
 
 def choose_situation(rules: str, scores: RiskScores | None, text: str) -> str:
     """`rules` is the rules' situation of a red/yellow conversation; `text` the normalised message."""
     if scores is None or scores.situation == "none" or rules in ("none", "missing", *RULES_ONLY_SITUATIONS):
         # "none": no emergency in the decision; a missing child stays missing; the model has no label for a
-        # chemical in the eye (it read 「眼睛里进了石灰」 as drowning)
+        # chemical in the eye (it read 「眼睛里进了石灰」 as drowning), a sting (read as a dog bite)
         return rules
     if scores.situation_confidence < SITUATION_CONFIDENCE and rules not in ("none", "other"):
         return rules

@@ -60,7 +60,7 @@ class Rates:
 
 
 # Replies tell these apart; the corpus labels them as the wider situation (a chemical in the eye is a burn).
-CORPUS_SITUATION = {"snakebite": "bite", "eye_chemical": "burn", "stroke": "other"}
+CORPUS_SITUATION = {"snakebite": "bite", "eye_chemical": "burn", "stroke": "other", "allergy": "other"}
 
 
 @dataclass

@@ -76,3 +76,13 @@ def explain(text: str, history: Sequence[str], matches: Sequence[str], scores: R
     if guarded:
         lines.append(phrases["guarded"])
     return tuple(lines), tuple(dict.fromkeys(q for q in quotes if q))
+
+
+def subject_line(subject: str, speaker: str) -> tuple[str, ...]:
+    """A line for counsellors when the one at risk is another adult, or an adult writer who is not known as
+    the carer in crisis (a carer's own crisis already reads as such)."""
+    if subject == "adult":
+        return (_phrases()["subject_adult"],)
+    if subject == "writer" and speaker in ("parent", "bystander", "guardian_about_child"):
+        return (_phrases()["subject_writer"],)
+    return ()

@@ -69,6 +69,8 @@ class Triage:
     reasons: tuple[str, ...] = ()
     situation: str = "none"  # what happened (bot.safety.situation.SITUATIONS) or "none"
     speaker: str = "unknown"  # who is writing (bot.safety.speaker.SPEAKERS)
+    # whose life is at risk in a suicide or despair message: writer, adult, child or unknown (bot.safety.subject)
+    subject: str = "unknown"
     explanation: tuple[str, ...] = ()  # plain Chinese for counsellors: the words that triggered, where, how sure
     scores: dict[str, Any] | None = field(default=None, compare=False)  # the risk model's probabilities
     # The level of each category (red or yellow), when triage computed them; empty for a Triage built elsewhere.

@@ -10,7 +10,10 @@ Local lines from settings are added after the national numbers. Sources: prompts
 Fallback order (the first file that exists):
   red emergency:  red_emergency_<situation>_<speaker>, red_emergency_<situation>,
                   red_emergency_other_<speaker>, red_emergency_other   (situation "none" counts as "other")
-  guardian_self:  a red suicide / self_harm / guardian_crisis goes to red_guardian_crisis
+  own life:       a red suicide / self_harm / guardian_crisis goes to red_guardian_crisis when the writer is
+                  the one at risk (speaker guardian_self, or an adult who writes 我), and to
+                  red_adult_crisis(_child) when another adult is (a neighbour reporting an old woman, a parent
+                  whose mother says she is done with living; bot.safety.subject)
   otherwise:      <level>_<category>_<speaker>, <level>_default_<speaker>, <level>_<category>, <level>_default
 where <speaker> is "child" for a child (other speakers have no variant of their own).
 """
@@ -23,9 +26,10 @@ from pathlib import Path
 from bot.config import get_settings
 from bot.errors import ConfigError
 from bot.safety.model import Triage
+from bot.safety.subject import AT_RISK_OWN_LIFE
 
-# A guardian speaking of their own death wish or self-harm gets the guardian's crisis text.
-_GUARDIAN_OWN = frozenset({"suicide", "self_harm", "guardian_crisis"})
+# Adults who are not carers writing about a child: their 我 is themselves.
+_ADULT_SPEAKERS = frozenset({"guardian_self", "guardian_about_child", "parent", "bystander"})
 
 
 @lru_cache(maxsize=64)
@@ -42,8 +46,11 @@ def template_candidates(triage: Triage) -> list[str]:
         return []
     level, category = triage.level, triage.category
     variant = ["child"] if triage.speaker == "child" else []
-    if level == "red" and triage.speaker == "guardian_self" and category in _GUARDIAN_OWN:
-        category = "guardian_crisis"
+    if level == "red" and category in AT_RISK_OWN_LIFE:
+        if triage.speaker == "guardian_self" or (triage.subject == "writer" and triage.speaker in _ADULT_SPEAKERS):
+            category = "guardian_crisis"
+        elif triage.subject == "adult":
+            category = "adult_crisis"
     if level == "red" and category == "emergency":
         # What to do for this situation comes first, even for a child (a fire needs 119 and getting out).
         situation = triage.situation if triage.situation not in ("none", "missing") else "other"

@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterable
 
 SITUATIONS: tuple[str, ...] = (
-    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "stroke", "poisoning",
-    "snakebite", "bite", "bleeding", "traffic", "missing", "other",
+    "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "allergy",
+    "stroke", "poisoning", "snakebite", "bite", "bleeding", "traffic", "missing", "other",
 )
 
 _C = r"[^，。！？；,.!?;\n]"  # any character inside one clause
+_S = r"[^。！？.!?\n]"  # any character inside one sentence
 _EYE_CHEMICAL = (r"(?:生石灰|石灰|熟石灰|水泥|碱水|火碱|烧碱|洗衣液|洗衣粉|洗衣凝珠|凝珠|洗洁精|消毒液|消毒水|84|漂白水|漂白剂|"
                  r"洁厕灵|农药|药水|杀虫剂|除草剂|硫酸|盐酸|电池液|油漆|辣椒水|花露水|风油精)")
 
@@ -36,6 +37,11 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
                  rf"(?:河|塘|井|水库|江|湖|池|沟)(?:里|中|头)?{_C}{{0,4}}(?:捞|救|拉)(?:上来|出来|起来)"),
     ("choking", rf"噎|哽住|呛(?:到|着|住)(?:了)?{_C}{{0,2}}(?:东西|异物|豆子|花生|果冻|瓜子|糖)|(?:卡|堵)(?:住|在|着)?{_C}{{0,3}}(?:喉咙|嗓子|气管)|(?:喉咙|嗓子|气管){_C}{{0,3}}(?:卡|堵)|"
                 rf"(?:吃|吞|咽|含){_C}{{0,8}}(?:卡住|呛住)|(?:卡|呛)住了?{_C}{{0,4}}(?:喘|气|说不出|咳不出|脸)"),
+    # Stings and a severe allergic reaction (a swelling throat, wheezing after food, a drug or a sting): the
+    # reply is about breathing and sitting up, not rabies (a wasp sting got the dog-bite reply) nor vomiting.
+    ("allergy", rf"(?:蜂|虎头蜂|葫芦包){_C}{{0,4}}(?:蜇|蛰|螫|叮|咬|钉)|被{_C}{{0,3}}(?<!海)(?:蜇|蛰|螫)|过敏性休克|"
+                rf"过敏{_S}{{0,14}}(?:喘|呼吸|憋|晕|昏|休克|发紫|喉咙|嗓子|说不出话|声音{_C}{{0,2}}变)|"
+                rf"(?:喉咙|嗓子|舌头|嘴唇){_C}{{0,2}}(?:发紧|肿){_S}{{0,8}}(?:喘|呼吸|气)"),
     # Before poisoning and seizure: a drooping mouth and a weak side are a stroke whatever else is said.
     ("stroke", rf"嘴(?:巴|角)?(?:突然)?(?:歪|斜)(?:了|掉)|口角歪斜|"
                rf"(?:一边|半边|一侧)(?:的)?(?:手|脚|胳膊|腿|身子|身体|脸){_C}{{0,4}}(?:抬不起|动不了|没劲|没力|不听使唤|麻了)|"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.safety.combine import FRAMING_GUARDS, choose_situation, choose_speaker, combine, long_enough
-from bot.safety.explain import explain
+from bot.safety.explain import explain, subject_line
 from bot.safety.guards import GuardHit, apply_guards
 from bot.safety.lexicon import Lexicon, load_lexicon, match_signals
 from bot.safety.model import Signal, Triage
@@ -22,6 +22,7 @@ from bot.safety.risk_model import RiskModel, RiskScores, load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 from bot.safety.situation import conversation_situation
+from bot.safety.subject import AT_RISK_OWN_LIFE, risk_subject
 from bot.safety.speaker import conversation_speaker, introduced_as
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,12 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     if decision.level != "green":
         rules = conversation_situation([current.text, *reversed(earlier_texts)], decision.categories())
         situation = choose_situation(rules, scores, current.text)
+    subject = "unknown"
+    if decision.level != "green" and set(decision.categories()) & AT_RISK_OWN_LIFE:
+        subject = next((found for found in (risk_subject(t, speaker) for t in [current.text, *reversed(earlier_texts)])
+                        if found != "unknown"), "unknown")
     explanation, quotes = explain(text, earlier, matches, scores, bool(current.guards), raised, lowered)
+    explanation += subject_line(subject, speaker)
     return Triage(
         level=decision.level,  # type: ignore[arg-type]
         categories=decision.categories(),
@@ -159,6 +165,7 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         reasons=tuple(decision.reasons),
         situation=situation,
         speaker=speaker,
+        subject=subject,
         explanation=explanation if decision.level != "green" else (),
         scores=scores.as_dict() if scores is not None else None,
         category_levels={c: decision.levels[c] for c in decision.categories()},

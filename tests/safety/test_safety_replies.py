@@ -99,6 +99,8 @@ def crisis_reply_of(name: str) -> str:
         # Rinsing starts at once, while someone else calls.
         ("stroke", "120", ["中风", "什么时候开始", "别喂药", "侧躺", "按压胸口"], ["催吐"]),
         ("eye_chemical", "120", ["冲眼睛", "清水", "15到20分钟", "别让孩子揉", "医院"], ["催吐", "呼吸"]),
+        # A wasp sting got the dog-bite reply (rabies vaccine); anaphylaxis got the generic one.
+        ("allergy", "120", ["坐着", "平躺", "腿垫高", "肾上腺素", "大腿外侧", "蜂刺", "按压胸口"], ["狂犬", "催吐"]),
         ("bite", "120", ["按住", "肥皂", "15分钟", "狂犬疫苗"], []),
         ("bleeding", "120", ["用力按住", "别松手"], []),
         ("traffic", "120", ["122", "别挪动", "按住"], []),

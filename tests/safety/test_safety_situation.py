@@ -174,6 +174,24 @@ def test_a_child_found_in_the_well_not_breathing_gets_cpr_not_the_missing_reply(
     assert result.level == "red" and result.categories[0] == "emergency" and result.situation == "drowning", result
 
 
+@pytest.mark.parametrize("text", [
+    "孩子被马蜂蛰了十几下，头晕想吐",  # was the dog-bite reply (rabies vaccine)
+    "孙子被一群黄蜂叮了满头包",  # was green
+    "女儿吃虾过敏，全身起疙瘩，喉咙发紧",  # was the generic reply
+    "孙子吃了退烧药以后嘴唇肿了，喘不上气",
+])
+def test_stings_and_a_severe_allergy_get_the_allergy_reply(text: str) -> None:
+    for result in (_triage(text), triage(text)):  # with the model and on the rules alone
+        assert (result.level, result.situation) == ("red", "allergy"), result
+
+
+@pytest.mark.parametrize("text", ["被蜜蜂蛰了一下，手有点红肿，要紧不", "孩子对花生过敏，平时要注意什么",
+                                  "过敏严重会休克吗", "怎么防止孩子被马蜂蛰", "孩子鼻炎过敏，老打喷嚏"])
+def test_one_sting_and_questions_about_allergy_stay_green(text: str) -> None:
+    assert _triage(text).level == "green"
+    assert triage(text).level == "green"
+
+
 @pytest.mark.parametrize("text", ["爷爷前年中风过 现在恢复得好 平时吃什么好", "娃嘴巴歪着笑", "我气得不出气"])
 def test_a_past_stroke_a_crooked_smile_and_anger_are_not_emergencies(text: str) -> None:
     assert _triage(text).level == "green"
