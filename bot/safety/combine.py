@@ -100,7 +100,7 @@ def choose_speaker(rules: str, scores: RiskScores | None, introduced: str | None
 
 
 # Situations the corpus has no label for: only the rules can name them, so the model cannot overrule them.
-RULES_ONLY_SITUATIONS = ("eye_chemical", "allergy", "stroke")
+RULES_ONLY_SITUATIONS = ("eye_chemical", "allergy", "stroke", "heat")
 
 
 def choose_situation(rules: str, scores: RiskScores | None, text: str) -> str:

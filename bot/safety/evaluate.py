@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,7 +62,16 @@ class Rates:
 
 
 # Replies tell these apart; the corpus labels them as the wider situation (a chemical in the eye is a burn).
-CORPUS_SITUATION = {"snakebite": "bite", "eye_chemical": "burn", "stroke": "other", "allergy": "other"}
+CORPUS_SITUATION = {"snakebite": "bite", "eye_chemical": "burn", "stroke": "other", "allergy": "other", "heat": "other"}
+# An insect sting is a bite in the corpus's list of situations; a food or drug allergy is "other".
+_STING = re.compile(r"蜂|蜇|蛰|螫")
+
+
+def corpus_situation(situation: str, text: str) -> str:
+    """The corpus label that a situation of the replies falls under, for scoring."""
+    if situation == "allergy" and _STING.search(text):
+        return "bite"
+    return CORPUS_SITUATION.get(situation, situation)
 
 
 @dataclass
@@ -84,7 +95,7 @@ class Accuracy:
         if row.get("category") in ("emergency", "missing") and row.get("situation") and result.level == "red":
             self.situation_total += 1
             # Situations only the rules name are scored as the corpus label they fall under.
-            self.situation_hit += CORPUS_SITUATION.get(result.situation, result.situation) == row["situation"]
+            self.situation_hit += corpus_situation(result.situation, str(row.get("text", ""))) == row["situation"]
 
     def as_dict(self) -> dict[str, float | None]:
         return {"speaker_accuracy": round(self.speaker_hit / self.speaker_total, 4) if self.speaker_total else None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 SITUATIONS: tuple[str, ...] = (
     "drowning", "choking", "burn", "fire", "electric_shock", "fall", "seizure", "eye_chemical", "allergy",
-    "stroke", "poisoning", "snakebite", "bite", "bleeding", "traffic", "missing", "other",
+    "stroke", "poisoning", "heat", "snakebite", "bite", "bleeding", "traffic", "missing", "other",
 )
 
 _C = r"[^，。！？；,.!?;\n]"  # any character inside one clause
@@ -49,6 +49,10 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     ("poisoning", rf"农药|百草枯|敌敌畏|除草剂|杀虫剂|老鼠药|鼠药|中毒|煤气|一氧化碳|炭火|(?:熏|呛)(?:晕|倒|昏)|"
                   rf"误(?:食|服|喝|吃|吞)|(?:吃|喝|吞)(?:了|下|掉){_C}{{0,6}}(?:药(?![^，。！？]{{0,3}}(?:还|也|又|没|不|后))|"
                   rf"消毒|洁厕|漂白|洗衣|汽油|柴油|煤油|电池|凝珠|干燥剂|烧碱|蘑菇|菌子)"),
+    # Heat illness: shade and cooling, not the poisoning reply the model's label gave (「大热天…头晕想吐」).
+    ("heat", rf"中暑|中署|热射病|晒晕|热晕|晒(?:得|的)?(?:发昏|昏|晕)|"
+             rf"(?:大热天|热天|三伏|伏天|大太阳|太阳底下|日头底下|暴晒|高温|晒了)[^。！？\n]{{0,16}}"
+             rf"(?:头晕|发晕|晕倒|晕了|想吐|吐了|呕吐|抽筋|没力气|发软|脸通红|说胡话|叫不醒|不出汗)"),
     ("traffic", rf"车祸|(?:车|摩托|电瓶车|电动车|三轮|拖拉机|货车|卡车|汽车|面包车|大巴){_C}{{0,4}}(?:撞|轧|压|碾|刮|碰)|"
                 rf"被撞(?:了|倒|飞|伤)"),
     ("snakebite", rf"蛇{_C}{{0,3}}(?:咬|伤)|被{_C}{{0,3}}蛇"),

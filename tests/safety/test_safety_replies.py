@@ -101,6 +101,7 @@ def crisis_reply_of(name: str) -> str:
         ("eye_chemical", "120", ["冲眼睛", "清水", "15到20分钟", "别让孩子揉", "医院"], ["催吐", "呼吸"]),
         # A wasp sting got the dog-bite reply (rabies vaccine); anaphylaxis got the generic one.
         ("allergy", "120", ["坐着", "平躺", "腿垫高", "肾上腺素", "大腿外侧", "蜂刺", "按压胸口"], ["狂犬", "催吐"]),
+        ("heat", "120", ["阴凉", "凉水", "淡盐水", "按压胸口"], ["催吐", "药瓶"]),
         ("bite", "120", ["按住", "肥皂", "15分钟", "狂犬疫苗"], []),
         ("bleeding", "120", ["用力按住", "别松手"], []),
         ("traffic", "120", ["122", "别挪动", "按住"], []),

@@ -214,3 +214,25 @@ def test_a_head_cut_bleeding_over_the_face_is_an_emergency_not_abuse() -> None:
 def test_a_self_introduction_decides_who_is_in_crisis(text: str, speaker: str, category: str) -> None:
     result = _triage(text)
     assert (result.level, result.speaker, result.categories[0]) == ("red", speaker, category), result
+
+
+def test_heat_illness_gets_cooling_not_the_poisoning_reply() -> None:
+    # The model's situation was poisoning: 「把药瓶带给医生看…不要催吐」.
+    result = _triage("大热天孙子在地里玩了一下午 说头晕想吐")
+    assert (result.level, result.situation) == ("red", "heat"), result
+    assert triage("孙子中暑晕倒了叫不醒").situation == "heat"
+    assert _triage("大热天孙子喝了农药").situation == "poisoning"  # a poison named is still the poisoning reply
+    assert _triage("热天怎么防中暑").level == "green"
+
+
+def test_a_parent_out_of_reach_is_not_a_missing_child() -> None:
+    # Both were red with the missing-child reply (「马上打110…告诉警察孩子穿什么衣服」).
+    assert _triage("云溪 伢子的爷爷奶奶都过世了 爹娘联系不上 哪个来管").category != "missing"
+    assert _triage("孙子爹没了娘走了 屋里困难 政府能给点保障伐").level == "green"
+    assert triage("孙子跟奶奶在集上走散了").category == "missing"  # separated from grandma: still missing
+    assert triage("孙女昨晚没回家，电话也联系不上").category == "missing"
+
+
+def test_a_what_if_question_in_dialect_is_not_an_event() -> None:
+    assert _triage("要是看到同学掉进塘里 我孙子该咋弄").level == "green"  # was red drowning
+    assert _triage("孙子掉进塘里了 咋弄").level == "red"
