@@ -236,3 +236,20 @@ def test_a_parent_out_of_reach_is_not_a_missing_child() -> None:
 def test_a_what_if_question_in_dialect_is_not_an_event() -> None:
     assert _triage("要是看到同学掉进塘里 我孙子该咋弄").level == "green"  # was red drowning
     assert _triage("孙子掉进塘里了 咋弄").level == "red"
+
+
+@pytest.mark.parametrize("text", [
+    "女儿跟我视频哭着说，她表舅晚上钻她被窝摸她，已经好几次了，她跟奶奶说过，奶奶让她别乱讲",  # was yellow
+    "阮孫仔講伊的老師摸伊的身軀，閣叫伊毋通講出去",  # was yellow: touching and a demand for secrecy
+])
+def test_ongoing_touching_with_secrecy_is_red_sexual_abuse(text: str) -> None:
+    result = triage(text)
+    assert (result.level, result.category) == ("red", "sexual_abuse"), result
+
+
+def test_stockpiled_medicine_is_red_even_after_a_denial() -> None:
+    for result in (triage("我没想不开 就是把这几个月的药都攒起来了 想一次睡个够"),  # was green
+                   _triage("我没想不开 就是把这几个月的药都攒起来了 想一次睡个够")):
+        assert result.level == "red" and result.category in ("suicide", "guardian_crisis"), result
+    assert triage("孩子冷，钻我被窝里睡了").level == "green"  # the rules; the model alone still raises it
+    assert triage("医生摸了摸孩子的身子说没事，不用担心").level == "green"
