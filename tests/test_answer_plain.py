@@ -116,6 +116,7 @@ def test_who_is_responsible_is_read_from_the_closing_note() -> None:
     ("打这个疫苗要不要钱", {FREE}),
     ("我家孙子够不够条件", {ELIGIBILITY}),
     ("孩子挑食怎么办", set()),
+    ("小娃一天要睡好久", {NUMBER}),  # 湘赣/川渝: how long
 ])
 def test_question_kinds(question: str, kinds: set[str]) -> None:
     assert asked_types(question) == kinds

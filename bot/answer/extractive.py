@@ -44,6 +44,32 @@ _HAS_CLOCK_RE = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点|上午|下�
 _SERVICE_NUMBER_RE = re.compile(r"(?<![\d.])(?:\d{3,4}-)?\d{3,8}(?![\d.]|\s*(?:年|元|块|岁|次|个|人|天|斤|克|毫))")
 
 
+# Words of a question that point or fill (那些, 总共, 有没有): rare in the documents, so heavily weighted, but they
+# say nothing about what was asked.
+_FILLER_WORD_RE = re.compile(r"[这那哪][些个种样]|总共|一共|一下|有点|有个|是不是|有没有|有冇|现在|平时|啥子|么子")
+_AGE_RE = re.compile(r"(\d+|[一二两三四五六七八九十]+)\s*(岁|个月)")
+_AGE_RANGE_RE = re.compile(r"(\d+)\s*(?:到|至|-|～|~|—)\s*(\d+)\s*(岁|个月)")
+_CHINESE_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
+
+
+def _age_number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if len(text) == 1:
+        return _CHINESE_DIGITS.get(text)
+    if len(text) == 2 and text[0] == "十":
+        return 10 + _CHINESE_DIGITS.get(text[1], 0)
+    return None
+
+
+def age_fits(question: str, line: str) -> bool:
+    """The question names an age (「3岁」, 「八个月」) that falls inside an age range the line states (「3到4岁」)."""
+    ages = [(_age_number(m.group(1)), m.group(2)) for m in _AGE_RE.finditer(question)]
+    ranges = [(int(m.group(1)), int(m.group(2)), m.group(3)) for m in _AGE_RANGE_RE.finditer(line)]
+    return any(age is not None and low <= age <= high and unit == range_unit
+               for age, unit in ages for low, high, range_unit in ranges)
+
+
 def _names_a_number_in(question: str, text: str) -> bool:
     """The question asks about a phone or service number that this passage holds word for word."""
     flat = "".join(text.split())
@@ -68,9 +94,12 @@ PLACE_ARTICLE_MIN_ABOUT = 0.4
 # A 说明 line that holds the figure asked for is added under the 一句话 when it shares at least this much of
 # the question's weighted words (a figure about something else is not the answer).
 FIGURE_MIN_SHARE = 0.2
+# A 说明 line whose age range holds the age the question names (「3岁娃…睡多久」: 「3到4岁，一天10到13小时」) counts
+# as sharing this much more of the question: the age is what picks the right line of a table.
+AGE_SHARE = 0.25
 # A 要警惕 or 说明 line follows the gist when it holds at least this weighted share of the question's words that
 # the gist and steps do not (「仰着头对不对」: 「仰头止不住血」; 「要不要控水」: the line that says not to).
-DETAIL_MIN_GAIN = 0.3
+DETAIL_MIN_GAIN = 0.15
 FIGURE_MARGIN = 0.15
 WARNING_BUDGET = 110
 # How many of the top hits can carry an answer: a matching article just below two or three policy passages
@@ -311,7 +340,8 @@ class ExtractiveComposer:
     def _question_words(self, question: str) -> tuple[set[str], float]:
         """What the question is about (without answer-kind cues and place names) and the words' total weight."""
         asked = {t for t in words(expand_query(question)) if len(t) >= 2}
-        query = {t for t in asked if not is_cue(t) and not self.index.named_documents(t)} or asked
+        query = {t for t in asked if not is_cue(t) and not _FILLER_WORD_RE.fullmatch(t)
+                 and not self.index.named_documents(t)} or asked
         return query, sum(self.idf(t) for t in query) or 1.0
 
     def about(self, question: str, article: Article) -> float:
@@ -335,7 +365,7 @@ class ExtractiveComposer:
         for line in _explained_lines(article):
             if line.endswith(("：", ":")) or not any(holds(kind, line) for kind in kinds):
                 continue
-            share = self._share(query, set(tokenize(line)), total)
+            share = self._share(query, set(tokenize(line)), total) + AGE_SHARE * age_fits(question, line)
             if share > best_share:
                 best, best_share = line, share
         return best
@@ -351,7 +381,7 @@ class ExtractiveComposer:
         for line in [*article.warnings, *_explained_lines(article)]:
             if not line or line.endswith(("：", ":")):
                 continue
-            gain = self._share(missing, set(tokenize(line)), total)
+            gain = self._share(missing, set(tokenize(line)), total) + AGE_SHARE * age_fits(question, line)
             if gain > best_gain:
                 best, best_gain = line, gain
         return best

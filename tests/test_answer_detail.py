@@ -1,0 +1,51 @@
+"""The 说明 line that answers what was asked (an age's row of a table, the figure behind a yes/no question)
+follows the gist; the questions here are written for the tests, not taken from any evaluation set."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer.extractive import age_fits
+from bot.config import Settings
+from bot.pipeline import Conversation
+from bot.storage.migrate import upgrade
+
+
+@pytest.mark.parametrize("question, line, fits", [
+    ("我家娃3岁了，一天睡几个钟头", "3到4岁，一天10到13小时。", True),
+    ("娃才八个月", "4到11个月，一天12到16小时。", True),
+    ("孙子十岁了", "3到4岁，一天10到13小时。", False),
+    ("孙子8岁", "4到11个月，一天12到16小时。", False),  # months are not years
+    ("一天睡多久", "3到4岁，一天10到13小时。", False),   # no age asked
+])
+def test_an_age_picks_the_row_of_its_range(question: str, line: str, fits: bool) -> None:
+    assert age_fits(question, line) is fits
+
+
+@pytest.fixture(scope="module")
+def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    db = tmp_path_factory.mktemp("detail") / "d.db"
+    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
+    upgrade(settings)
+    return Conversation(settings, index=knowledge_index)
+
+
+@pytest.mark.parametrize("question, article, expected", [
+    ("我家娃3岁了，一天该睡几个钟头", "growth-sleep-hours", "10到13小时"),
+    ("娃才8个月，一天睡多长时间才够", "growth-sleep-hours", "12到16小时"),
+    ("景德镇学校食堂做的饭菜会留样吗", "services-jingdezhen-school-meals", "48 小时"),
+    ("兰溪图书馆一年办几回亲子活动", "services-lanxi-reading-venues", "3 次"),
+    ("孩子说学校安全课啥时候上，云溪是放假前讲吗", "services-yunxi-guardianship", "安全知识大讲堂"),
+])
+def test_the_line_that_answers_follows_the_gist(convo: Conversation, question: str, article: str,
+                                                expected: str) -> None:
+    composed = convo._answer(question, []).composed
+    assert composed.grounded and composed.sources[0].doc_id == article
+    assert expected in composed.body
+    gist = convo.extractive.articles[article].one_liner
+    assert composed.body.index(gist) < composed.body.index(expected)
+
+
+def test_an_age_the_table_does_not_cover_adds_no_row(convo: Conversation) -> None:
+    composed = convo._answer("孩子一天要睡多久才够", []).composed
+    assert composed.grounded and "一天10到13小时" not in composed.body
