@@ -233,6 +233,14 @@ def test_a_parent_out_of_reach_is_not_a_missing_child() -> None:
     assert triage("孙女昨晚没回家，电话也联系不上").category == "missing"
 
 
+def test_who_takes_charge_of_an_orphaned_child_is_a_welfare_question_not_a_suicide() -> None:
+    # Was red suicide (the model read 都不在了 as a wish to die) with the suicide reply about locking away pesticide.
+    result = _triage("孩子爹娘都不在了 屋里没人管 哪个部门兜底")
+    assert result.level != "red" and "suicide" not in result.categories, result
+    assert _triage("娃爸妈都走了 政府咋安置").level != "red"
+    assert triage("邻居家娃被他爸打得浑身是伤，政府谁来管").level == "red"  # an event told before the question stays
+
+
 def test_a_what_if_question_in_dialect_is_not_an_event() -> None:
     assert _triage("要是看到同学掉进塘里 我孙子该咋弄").level == "green"  # was red drowning
     assert _triage("孙子掉进塘里了 咋弄").level == "red"
