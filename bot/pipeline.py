@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.answer.ages import prefer_age
 from bot.answer.extractive import ExtractiveComposer
 from bot.answer.format import format_reply
 from bot.answer.llm import LLMComposer
@@ -33,7 +34,7 @@ from bot.config import Settings, get_settings
 from bot.conversation.contact import ask_for_callback, capture_phone, only_a_number
 from bot.conversation.human import reply_in_human_mode
 from bot.conversation.modes import EXPIRED, HUMAN, current_mode
-from bot.conversation.profile import (Profile, Remembered, Said, age_hint, claim_region_question, profile_of,
+from bot.conversation.profile import (Profile, Remembered, Said, age_hint, child_age, claim_region_question, profile_of,
                                       read_profile, remember)
 from bot.feedback.curated_index import CuratedIndex
 from bot.feedback.records import record_reply, take_text_vote
@@ -562,6 +563,8 @@ class Conversation:
         hint = age_hint(profile.ages, query) if profile is not None else ""
         hits = self.index.search(f"{query} {hint}" if hint else query, k=self.settings.search_k, mode=mode, home=home)
         hits = one_place(hits, self.places, home, named)
+        if profile is not None:
+            hits = prefer_age(hits, child_age(profile.ages, query))
         # A follow-up joined to the question before it is answered narrowly, by what it asks itself.
         focus = text[:limit] if query != text[:limit] else None
         # Where the asker lives counts as a named place for choosing what answers: their own county's explainer

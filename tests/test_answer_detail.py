@@ -49,3 +49,36 @@ def test_the_line_that_answers_follows_the_gist(convo: Conversation, question: s
 def test_an_age_the_table_does_not_cover_adds_no_row(convo: Conversation) -> None:
     composed = convo._answer("孩子一天要睡多久才够", []).composed
     assert composed.grounded and "一天10到13小时" not in composed.body
+
+
+@pytest.mark.parametrize("question, national, policy", [
+    ("全国心理援助热线是多少", True, False),
+    ("心理热线电话多少", False, False),       # a number to call: the national article first
+    ("国家规定作业写多久", True, False),
+    ("学校有没有营养餐补助", False, True),     # services and rules still prefer the documents
+])
+def test_a_national_or_phone_question_does_not_prefer_a_county_document(question: str, national: bool,
+                                                                         policy: bool) -> None:
+    from bot.retrieval.routing import asks_national, prefers_policy
+    assert asks_national(question) is national and prefers_policy(question) is policy
+
+
+def test_the_national_helpline_question_gets_12356_and_no_county_rule(convo: Conversation) -> None:
+    # Was a 景德镇 paragraph about teacher training (the policy route lifted every county passage that says 热线).
+    composed = convo._answer("全国那个心理援助热线号码是多少", []).composed
+    assert composed.grounded and composed.sources[0].doc_id == "services-hotlines"
+    assert "12356" in composed.body and "景德镇" not in composed.body
+
+
+def test_an_article_for_another_age_steps_back() -> None:
+    from bot.answer.ages import for_another_age, prefer_age
+    from bot.retrieval.search import Hit
+
+    def hit(title: str, kind: str = "outreach") -> Hit:
+        return Hit(chunk_id=title, score=0.0, text="", metadata={"kind": kind, "title": title})
+
+    toddler, school, policy = hit("1到2岁的娃一天吃些啥"), hit("上学的娃早饭怎么吃"), hit("2到5岁", "policy")
+    assert for_another_age(toddler, 8) and not for_another_age(toddler, 1)
+    assert not for_another_age(school, 8) and not for_another_age(policy, 8)  # no range, or not an article
+    assert prefer_age([toddler, school, policy], 8) == [school, policy, toddler]
+    assert prefer_age([toddler, school], None) == [toddler, school]

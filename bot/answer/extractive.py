@@ -26,6 +26,7 @@ from bot.answer.plain import (asks_who, clauses, is_framing, jargon_words, plain
 from bot.answer.plain import rules as plain_rules
 from bot.prompts import prompt_text
 from bot.retrieval.expand import expand_query
+from bot.retrieval.routing import asks_national
 from bot.retrieval.search import Hit, KnowledgeIndex
 from bot.retrieval.tokenizer import tokenize, words
 from knowledge.outreach import Article
@@ -330,7 +331,7 @@ class ExtractiveComposer:
         # a national article; a place article already holds its document's figures.
         local = [h for h in hits[:4] if h.metadata["kind"] == "policy" or self._article_place(h)]
         above = {h.chunk_id for h in hits[:hits.index(top)]} if top in hits else set()
-        extra = None if article.place else self._best_extra_line(question, local, above)
+        extra = None if article.place or asks_national(question) else self._best_extra_line(question, local, above)
         if extra:
             body = f"{body}\n{extra[0]}"
             sources.append(extra[1])

@@ -295,6 +295,21 @@ def age_hint(ages: tuple[tuple[int, int], ...], question: str) -> str:
     return {"baby": "婴儿", "small": f"{low}岁", "school": f"{low}岁 上学"}[stages.pop()]
 
 
+def child_age(ages: tuple[tuple[int, int], ...], question: str) -> int | None:
+    """The one age (lowest of its range) that an age-dependent question is about: stated in the question about
+    the person's child, else the profile's; None when unknown, not age-dependent or the stages differ."""
+    if not _AGE_DEPENDENT.search(question):
+        return None
+    stated, _ = _ages(question)
+    if stated:
+        ages = age_ranges("、".join(stated))
+    elif _STAGE_SAID.search(question):
+        return None
+    if not ages or len({_stage(low) for low, _ in ages}) != 1:
+        return None
+    return ages[0][0]
+
+
 def _stage(age: int) -> str:
     return "baby" if age < 1 else "small" if age < 6 else "school"
 
