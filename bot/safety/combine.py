@@ -18,8 +18,12 @@ from bot.safety.scoring import Decision
 # Chosen on the corpus's 5-fold out-of-fold model scores combined with the rules, for red recall first: on the
 # 12,244-line corpus (batch_h, batch_i added) 0.35/0.8 gave red 0.973, red+yellow 0.966, green false alarms
 # 0.088; 0.4/0.85 gives 0.971, 0.959, 0.076 (that corpus's green lines are mostly hard negatives; see README).
+# Retrained with batch_n/o/p (time and resolution, who writes, everyday care; 15,034 lines): the model is surer
+# of green, so yellow from 0.8. On the development sets (v3, v4, v5, held-back k, l, m) 0.4/0.8 has the red and
+# red+yellow recall of the old model at 0.4/0.85 but one line, and fewer false alarms on each (v5 0.065 -> 0.052,
+# m 0.080 -> 0.064).
 RAISE_RED = 0.4  # the model raises to red from this red probability
-RAISE_YELLOW = 0.85  # ... and to yellow from this red + yellow probability
+RAISE_YELLOW = 0.8  # ... and to yellow from this red + yellow probability
 RAISE_GUARDED = 0.8  # at least this for both when a guard (joke, story, dream, negation, farming, prevention)
 YELLOW_VETO = 0.2  # a rules-only yellow is dropped below this model risk
 # A red that rests on single words is dropped below this model risk when a guard frames the message as no

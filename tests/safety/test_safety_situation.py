@@ -261,3 +261,16 @@ def test_stockpiled_medicine_is_red_even_after_a_denial() -> None:
         assert result.level == "red" and result.category in ("suicide", "guardian_crisis"), result
     assert triage("孩子冷，钻我被窝里睡了").level == "green"  # the rules; the model alone still raises it
     assert triage("医生摸了摸孩子的身子说没事，不用担心").level == "green"
+
+
+def test_something_swallowed_that_will_not_come_up_is_choking() -> None:
+    # Was green after retraining: 「咋拍」 read as a how-to question and the model scored it 0.36.
+    result = triage("外孙女吞了颗纽扣 咳不出来 咋拍")
+    assert (result.level, result.situation) == ("red", "choking"), result
+    assert _triage("娃吃了冰的咳嗽，痰咳不出来").level != "red"  # phlegm, not something stuck
+    assert _triage("娃吃了感冒药还是咳不出来").level != "red"
+
+
+def test_a_step_that_made_things_safe_is_no_emergency_alone() -> None:
+    assert _triage("出门前把电闸拉了").level == "green"
+    assert triage("孩子触电了 我拉了电闸 他叫不醒").level == "red"
