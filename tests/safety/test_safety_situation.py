@@ -274,3 +274,15 @@ def test_something_swallowed_that_will_not_come_up_is_choking() -> None:
 def test_a_step_that_made_things_safe_is_no_emergency_alone() -> None:
     assert _triage("出门前把电闸拉了").level == "green"
     assert triage("孩子触电了 我拉了电闸 他叫不醒").level == "red"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("娃要是在集上走散了，先报警还是先广播？", "green"),   # imagined in advance, asked about
+    ("万一孙女在河边滑下去了，我该先干嘛", "green"),
+    ("如果有小孩吞了硬币，家长第一步做什么？想提前学学", "green"),
+    ("要是我死了，爷爷会哭吗", "red"),                      # the writer imagining their own death
+    ("万一他现在已经吃了老鼠药怎么办", "red"),              # happening now
+    ("孩子掉进塘里了 要是捞不上来咋办", "red"),             # the event told before the worry
+])
+def test_a_danger_imagined_in_advance_is_a_question_not_an_event(text: str, level: str) -> None:
+    assert _triage(text).level == level  # rules and model, as the service runs
