@@ -38,7 +38,7 @@ RED_VETO = 0.1
 # alarms 0.076 -> 0.079 (0.081 without the guard condition).
 VETO_PROOF_YELLOW = frozenset({"abuse", "sexual_abuse"})
 FRAMING_GUARDS = frozenset({"hyperbole", "negation", "prevention", "procedure", "story", "dream", "farming",
-                            "what_if"})
+                            "what_if", "long_ago"})
 # Below this many Chinese characters (「你好」「谢谢你！」「转人工」) character statistics say nothing: the
 # rules alone decide (they know 「我想死」 and 「救命」).
 MODEL_MIN_CHARS = 4

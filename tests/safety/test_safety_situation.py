@@ -286,3 +286,14 @@ def test_a_step_that_made_things_safe_is_no_emergency_alone() -> None:
 ])
 def test_a_danger_imagined_in_advance_is_a_question_not_an_event(text: str, level: str) -> None:
     assert _triage(text).level == level  # rules and model, as the service runs
+
+
+@pytest.mark.parametrize("text, level", [
+    ("外孙五岁那年被开水烫过手，早好了，现在想问烫伤膏要备哪种", "green"),   # long over, asking now
+    ("前几年孙女在河里呛过水，现在十岁了，想送她学游泳", "green"),
+    ("前年就离家出走过一回，这次三天了还没消息", "red"),                     # this time is now
+    ("孙子前年掉进过鱼塘，今天又掉进去了，叫不醒", "red"),
+    ("孙女去年想过不活了，现在好些了", "yellow"),                            # past wish to die stays yellow
+])
+def test_an_event_long_over_is_no_emergency_but_this_time_is(text: str, level: str) -> None:
+    assert _triage(text).level == level
