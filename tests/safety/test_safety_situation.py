@@ -297,3 +297,14 @@ def test_a_danger_imagined_in_advance_is_a_question_not_an_event(text: str, leve
 ])
 def test_an_event_long_over_is_no_emergency_but_this_time_is(text: str, level: str) -> None:
     assert _triage(text).level == level
+
+
+@pytest.mark.parametrize("text, level, situation", [
+    ("wo di di diao he li le, jiu ming", "red", "drowning"),         # written for the test: pinyin only
+    ("ge bi shu shu mo wo, hai bu rang wo shuo", "red", "none"),
+    ("wu li zhao huo le, men hao tang", "red", "fire"),
+    ("ming tian kao shi hao jin zhang a", "green", "none"),
+])
+def test_a_whole_message_typed_in_pinyin_is_read(text: str, level: str, situation: str) -> None:
+    result = _triage(text)
+    assert (result.level, result.situation) == (level, situation), result
