@@ -308,3 +308,8 @@ def test_an_event_long_over_is_no_emergency_but_this_time_is(text: str, level: s
 def test_a_whole_message_typed_in_pinyin_is_read(text: str, level: str, situation: str) -> None:
     result = _triage(text)
     assert (result.level, result.situation) == (level, situation), result
+
+
+def test_leaving_life_said_as_logging_off_is_red_but_a_game_is_not() -> None:
+    assert _triage("孙女空间里写 累了 准备真人下线").level == "red"
+    assert _triage("打完这把就下线 奶奶喊吃饭").level == "green"
