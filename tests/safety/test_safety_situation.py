@@ -313,3 +313,9 @@ def test_a_whole_message_typed_in_pinyin_is_read(text: str, level: str, situatio
 def test_leaving_life_said_as_logging_off_is_red_but_a_game_is_not() -> None:
     assert _triage("孙女空间里写 累了 准备真人下线").level == "red"
     assert _triage("打完这把就下线 奶奶喊吃饭").level == "green"
+
+
+def test_touching_told_with_a_dialect_pronoun_is_sexual_abuse() -> None:
+    # Wu 伊 and Cantonese 佢 for her/him: 「有人摸伊屁股」 was green.
+    assert _triage("阿拉囡囡讲楼下男人摸伊屁股").level == "red"
+    assert triage("有个男人成日摸佢屁股").category == "sexual_abuse"
