@@ -90,6 +90,18 @@ def knowledge_index(built_settings: Settings):
     return KnowledgeIndex(built_settings)
 
 
+@pytest.fixture(scope="module")
+def module_conversation(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory):
+    """A pipeline on the shared index with its own SQLite database, one per test module."""
+    from bot.pipeline import Conversation
+    from bot.storage.migrate import upgrade
+
+    db = tmp_path_factory.mktemp("conversation") / "c.db"
+    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
+    upgrade(settings)
+    return Conversation(settings, index=knowledge_index)
+
+
 @pytest.fixture
 def small_knowledge(tmp_path: Path) -> Path:
     """A copy of one policy document and three articles, for fast ingestion tests."""

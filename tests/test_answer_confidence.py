@@ -9,11 +9,10 @@ import pytest
 
 from bot.answer.calibrate import QUESTIONS, choose_threshold, digest, examples, refusal_figures
 from bot.answer.confidence import ARTIFACT, FEATURES, Calibration, features, load, read
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT
 from bot.jsonl import read_jsonl
 from bot.pipeline import Conversation, Inbound
 from bot.retrieval.search import Hit
-from bot.storage.migrate import upgrade
 
 import numpy as np
 
@@ -90,11 +89,8 @@ def test_probability_is_monotone_in_each_positive_coefficient() -> None:
 
 
 @pytest.fixture(scope="module")
-def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    db = tmp_path_factory.mktemp("confidence") / "c.db"
-    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
-    upgrade(settings)
-    return Conversation(settings, index=knowledge_index)
+def convo(module_conversation: Conversation) -> Conversation:
+    return module_conversation
 
 
 @pytest.mark.parametrize("question, doc", [

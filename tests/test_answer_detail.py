@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.answer.extractive import age_fits
-from bot.config import Settings
 from bot.pipeline import Conversation
-from bot.storage.migrate import upgrade
 
 
 @pytest.mark.parametrize("question, line, fits", [
@@ -23,11 +21,8 @@ def test_an_age_picks_the_row_of_its_range(question: str, line: str, fits: bool)
 
 
 @pytest.fixture(scope="module")
-def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    db = tmp_path_factory.mktemp("detail") / "d.db"
-    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
-    upgrade(settings)
-    return Conversation(settings, index=knowledge_index)
+def convo(module_conversation: Conversation) -> Conversation:
+    return module_conversation
 
 
 @pytest.mark.parametrize("question, article, expected", [

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings
 from bot.pipeline import Conversation
 from bot.prompts import prompt_text
-from bot.storage.migrate import upgrade
 
 
 @pytest.fixture(scope="module")
-def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    db = tmp_path_factory.mktemp("warnings") / "w.db"
-    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
-    upgrade(settings)
-    return Conversation(settings, index=knowledge_index)
+def convo(module_conversation: Conversation) -> Conversation:
+    return module_conversation
 
 
 def test_a_fever_after_an_earlier_fit_gets_the_plan_for_a_fit(convo: Conversation) -> None:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT
 from bot.jsonl import read_jsonl
 from bot.answer.extractive import _names_a_number_in
 from bot.pipeline import Conversation, Inbound
-from bot.storage.migrate import upgrade
 
 CALIBRATION = read_jsonl(PROJECT_ROOT / "tests" / "data" / "scope_calibration.jsonl")
 
 
 @pytest.fixture(scope="module")
-def convo(built_settings: Settings, knowledge_index, tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    db = tmp_path_factory.mktemp("scope") / "scope.db"
-    settings = Settings(**{**built_settings.model_dump(), "database_url": f"sqlite:///{db}"})
-    upgrade(settings)
-    return Conversation(settings, index=knowledge_index)
+def convo(module_conversation: Conversation) -> Conversation:
+    return module_conversation
 
 
 def test_calibration_set_is_mostly_right(convo: Conversation) -> None:
