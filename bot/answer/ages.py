@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
+from bot.conversation.profile import age_ranges
 from bot.retrieval.search import Hit
-
-# An age range in an article's title, in years: 「1到2岁」, 「2到5岁」, 「0到6岁」.
-_TITLE_YEARS_RE = re.compile(r"(\d+)\s*(?:到|至|-|～|~|—)\s*(\d+)\s*岁")
 
 
 def for_another_age(hit: Hit, age: int) -> bool:
     """The hit is an article whose title names an age range that leaves `age` (years) out."""
     if hit.metadata.get("kind") != "outreach":
         return False
-    ranges = [(int(m.group(1)), int(m.group(2))) for m in _TITLE_YEARS_RE.finditer(str(hit.metadata.get("title") or ""))]
+    # Ranges only (「1到2岁」, 「0到6岁」): a title naming single ages (「12岁骑单车，16岁骑电动车」) is for everyone.
+    ranges = [(low, high) for low, high in age_ranges(str(hit.metadata.get("title") or "")) if low < high]
     return bool(ranges) and not any(low <= age <= high for low, high in ranges)
 
 

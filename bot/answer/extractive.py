@@ -29,6 +29,7 @@ from bot.retrieval.expand import expand_query
 from bot.retrieval.routing import asks_national
 from bot.retrieval.search import Hit, KnowledgeIndex
 from bot.retrieval.tokenizer import tokenize, words
+from bot.text import small_number
 from knowledge.outreach import Article
 from knowledge.policy_chunker import split_sentences
 
@@ -48,27 +49,16 @@ _SERVICE_NUMBER_RE = re.compile(r"(?<![\d.])(?:\d{3,4}-)?\d{3,8}(?![\d.]|\s*(?:�
 # Words of a question that point or fill (那些, 总共, 有没有): rare in the documents, so heavily weighted, but they
 # say nothing about what was asked.
 _FILLER_WORD_RE = re.compile(r"[这那哪][些个种样]|总共|一共|一下|有点|有个|是不是|有没有|有冇|现在|平时|啥子|么子")
-_AGE_RE = re.compile(r"(\d+|[一二两三四五六七八九十]+)\s*(岁|个月)")
+_AGE_RE = re.compile(r"(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*(岁|个月)")
 _AGE_RANGE_RE = re.compile(r"(\d+)\s*(?:到|至|-|～|~|—)\s*(\d+)\s*(岁|个月)")
-_CHINESE_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
-
-
-def _age_number(text: str) -> int | None:
-    if text.isdigit():
-        return int(text)
-    if len(text) == 1:
-        return _CHINESE_DIGITS.get(text)
-    if len(text) == 2 and text[0] == "十":
-        return 10 + _CHINESE_DIGITS.get(text[1], 0)
-    return None
 
 
 def age_fits(question: str, line: str) -> bool:
-    """The question names an age (「3岁」, 「八个月」) that falls inside an age range the line states (「3到4岁」)."""
-    ages = [(_age_number(m.group(1)), m.group(2)) for m in _AGE_RE.finditer(question)]
+    """The question names an age (「3岁」, 「八个月」) that falls inside an age range the line states (「3到4岁」).
+    Months stay months here (bot.conversation.profile.age_ranges reads them all as 0 years)."""
+    ages = [(small_number(m.group(1)), m.group(2)) for m in _AGE_RE.finditer(question)]
     ranges = [(int(m.group(1)), int(m.group(2)), m.group(3)) for m in _AGE_RANGE_RE.finditer(line)]
-    return any(age is not None and low <= age <= high and unit == range_unit
-               for age, unit in ages for low, high, range_unit in ranges)
+    return any(low <= age <= high and unit == range_unit for age, unit in ages for low, high, range_unit in ranges)
 
 
 def _names_a_number_in(question: str, text: str) -> bool:

@@ -279,20 +279,10 @@ def age_hint(ages: tuple[tuple[int, int], ...], question: str) -> str:
     question depends on age: the age the question states about the person's child (「孙女上三年级，一天喝多少奶」),
     else the profile's; none when the question says the age its own way (「3岁的孩子…」) or the children's ages
     fall in different stages."""
-    if not _AGE_DEPENDENT.search(question):
+    age = child_age(ages, question)
+    if age is None:
         return ""
-    stated, _ = _ages(question)
-    if stated:
-        ages = age_ranges("、".join(stated))
-    elif _STAGE_SAID.search(question):
-        return ""
-    if not ages:
-        return ""
-    stages = {_stage(low) for low, _ in ages}
-    if len(stages) != 1:
-        return ""
-    low = ages[0][0]
-    return {"baby": "婴儿", "small": f"{low}岁", "school": f"{low}岁 上学"}[stages.pop()]
+    return {"baby": "婴儿", "small": f"{age}岁", "school": f"{age}岁 上学"}[_stage(age)]
 
 
 def child_age(ages: tuple[tuple[int, int], ...], question: str) -> int | None:

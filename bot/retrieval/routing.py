@@ -19,12 +19,8 @@ _PRACTICAL_RE = re.compile(r"怎么办|咋办|咋整|怎么弄|怎么教|怎么�
 # Every policy document is one place's: a question about the whole country (「全国心理援助热线是多少」) or a phone
 # number to call is answered first by the national article (12356, 12355), not a county's passage that names it
 # in passing. A place named, or the asker's home, still lifts that place's own line.
-_NATIONAL_OR_NUMBER_RE = re.compile(
-    r"全国|国家(?:统一|规定|的)|(?:热线|电话|号码|号)(?:是|系)?(?:多少|几多|好多|几号|啥|什么|么子|乜)"
-)
-
-
 _NATIONAL_RE = re.compile(r"全国|国家(?:统一|规定|的)")
+_ASKS_NUMBER_RE = re.compile(r"(?:热线|电话|号码|号)(?:是|系)?(?:多少|几多|好多|几号|啥|什么|么子|乜)")
 
 
 def asks_national(question: str) -> bool:
@@ -35,4 +31,4 @@ def asks_national(question: str) -> bool:
 def prefers_policy(question: str) -> bool:
     """True when the question asks what institutions provide rather than what to do at home."""
     return (bool(_ASKS_ABOUT_SERVICES_RE.search(question)) and not _PRACTICAL_RE.search(question)
-            and not _NATIONAL_OR_NUMBER_RE.search(question))
+            and not asks_national(question) and not _ASKS_NUMBER_RE.search(question))
