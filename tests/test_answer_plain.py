@@ -117,6 +117,8 @@ def test_who_is_responsible_is_read_from_the_closing_note() -> None:
     ("我家孙子够不够条件", {ELIGIBILITY}),
     ("孩子挑食怎么办", set()),
     ("小娃一天要睡好久", {NUMBER}),  # 湘赣/川渝: how long
+    ("儿童主任多久来屋里看一趟", {FREQUENCY}),  # the verb between 多久 and 一趟
+    ("娃打预防针是不是都要钱", {FREE}),
 ])
 def test_question_kinds(question: str, kinds: set[str]) -> None:
     assert asked_types(question) == kinds
