@@ -87,6 +87,8 @@ def test_conversation_situation() -> None:
         ("我们村有个小孩被车撞了", "bystander"),
         ("我这把年纪，实在撑不下去了", "guardian_self"),
         ("我不想活了", "guardian_self"),
+        ("孩子在学校食堂吃不饱，能自己带饭不", "parent"),  # bare 孩子: how parents working away write
+        ("孩子和孙子都在家，孙子咳嗽", "guardian_about_child"),
         ("着火了", "unknown"),
     ],
 )
