@@ -321,3 +321,24 @@ def test_touching_told_with_a_dialect_pronoun_is_sexual_abuse() -> None:
     # Wu 伊 and Cantonese 佢 for her/him: 「有人摸伊屁股」 was green.
     assert _triage("阿拉囡囡讲楼下男人摸伊屁股").level == "red"
     assert triage("有个男人成日摸佢屁股").category == "sexual_abuse"
+
+
+def test_choking_now_and_a_gas_smell_now_are_red_by_the_rules() -> None:
+    # The retrained model scores both just under its red threshold (0.37-0.39); the rules must carry them.
+    assert (triage("小孙女吃馒头噎着了 咋拍").level, triage("小孙女吃馒头噎着了 咋拍").situation) == ("red", "choking")
+    gas = triage("灶屋里液化气味道很浓")
+    assert (gas.level, gas.situation) == ("red", "poisoning")  # the poisoning reply: windows open, no switch
+    assert triage("小娃吃饭总是噎着，怎么预防").level == "green"
+    assert triage("课上会教急救 比如噎着了怎么拍").level != "red"
+    assert triage("怎么检查家里燃气管有没有漏").level == "green"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("外婆摸摸他的头说真乖", "green"),        # the model alone reads a family touch as abuse
+    ("爷爷拍了拍孙子的肩膀", "green"),
+    ("奶奶摸他的脸 还不让他告诉别人", "red"),   # a secret marks abuse
+    ("那个人摸了摸她的头就把她带走了", "red"),  # a stranger, a child taken
+    ("爷爷喝醉了老摸她的脸", "red"),
+])
+def test_a_family_touch_of_the_head_is_affection(text: str, level: str) -> None:
+    assert _triage(text).level == level  # rules and model, as the service runs
