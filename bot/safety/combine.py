@@ -26,6 +26,11 @@ RAISE_RED = 0.4  # the model raises to red from this red probability
 RAISE_YELLOW = 0.8  # ... and to yellow from this red + yellow probability
 RAISE_GUARDED = 0.8  # at least this for both when a guard (joke, story, dream, negation, farming, prevention)
 YELLOW_VETO = 0.2  # a rules-only yellow is dropped below this model risk
+# The model does not raise when its own category head gives "none" at least this: a long question about
+# glasses scored p_red 0.52 by the level head with category "none" at 0.53 got the 120 reply. Chosen on the
+# development sets (ninth session): at 0.6 red recall is unchanged on v3, v4, v5, k, l, m and false alarms
+# fall (v3 0.034 -> 0.030, k 0.048 -> 0.045, m 0.054 -> 0.052); at 0.5 batch_l loses red recall.
+RAISE_NONE_VETO = 0.6
 # A red that rests on single words is dropped below this model risk when a guard frames the message as no
 # event (「溺水」 in a question about drills, 「家暴」 in a question about reporting, a story, a joke) or when
 # it is no emergency; a red from a combination of two kinds (method + intent, poison + symptoms) and an
@@ -65,6 +70,9 @@ def combine(decision: Decision, scores: RiskScores, guarded: bool = False, can_r
     """Applies the model to the rules' decision: (raised by the model, lowered by the model). `guarded`: any
     guard covered words of the message; `framed`: one of FRAMING_GUARDS did."""
     level = model_level(scores, guarded) if can_raise else "green"
+    if LEVEL_RANK[level] > LEVEL_RANK[decision.level] and \
+            scores.probabilities.get("category", {}).get("none", 0.0) >= RAISE_NONE_VETO:
+        level = decision.level  # the level head says risk, the category head says nothing happened: no raise
     if LEVEL_RANK[level] > LEVEL_RANK[decision.level]:
         category = scores.category if scores.level == level else scores.category_for(level)
         decision.raise_to(category, level, f"model: {level} {category} "

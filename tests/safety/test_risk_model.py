@@ -251,3 +251,12 @@ def test_a_self_introduction_overrules_the_models_speaker() -> None:
     mine = _scores("red", 0.9, 0.9, speaker="guardian_about_child")
     assert choose_speaker("guardian_self", mine, "guardian") == "guardian_about_child"  # whose crisis: the model's
     assert choose_speaker("guardian_self", child, None) == "child"
+
+
+def test_the_model_does_not_raise_when_its_category_head_says_nothing_happened() -> None:
+    from bot.safety.combine import RAISE_NONE_VETO
+    decision = Decision()
+    scores = _scores("red", 0.52, 0.56, probabilities={"category": {"none": RAISE_NONE_VETO + 0.01}})
+    assert combine(decision, scores) == (False, False) and decision.level == "green"
+    raised = Decision()
+    assert combine(raised, _scores("red", 0.52, 0.56, probabilities={"category": {"none": 0.2}}))[0]
