@@ -260,11 +260,6 @@ class ExtractiveComposer:
             # local line follows it (「在启东，…」). Without one, the best local material answers, in plain words
             # when a place article explains it (its 一句话 names the place).
             article_hit = next((h for h in articles if not self._article_place(h)), None)
-            if article_hit is not None and article_hit is not top \
-                    and self.about(question, self.articles[article_hit.doc_id]) < self._top_about(question, top):
-                # A national article ranked below the first hit and less about the question (「老师会不会上门家访」:
-                # the disability article, for its 上门) does not lead; the first hit's material answers.
-                article_hit = None
             if article_hit is None:
                 local = next((h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "policy" or h in articles), None)
                 article_hit = local if local is not None and local.metadata["kind"] == "outreach" else None
@@ -275,14 +270,6 @@ class ExtractiveComposer:
         if not policy:
             return self._from_article(question, top, hits)
         return self._from_policy(question, policy)
-
-    def _top_about(self, question: str, hit: Hit) -> float:
-        """How much the hit is about the question: its article's `about`, or the share of the question's
-        weighted words in a policy passage."""
-        if hit.doc_id in self.articles:
-            return self.about(question, self.articles[hit.doc_id])
-        query, total = self._question_words(question)
-        return self._share(query, set(tokenize(hit.text)), total)
 
     def _passage_above_answers(self, question: str, article_hit: Hit, hits: list[Hit]) -> bool:
         """A policy passage ranked above the place article states the kind of answer asked for (a number, how
