@@ -107,7 +107,10 @@ def test_passive_late_answer_gets_the_busy_text(db_settings: Settings, built_set
                              llm_base_url=llm.base_url, llm_model="m", llm_api_key="k"):
             started = time.monotonic()
             _, content = send(url, text_msg("o-busy", "孩子挑食不吃青菜咋办"))
-            assert content == prompt_text("replies/busy.txt") and time.monotonic() - started < 0.8
+            elapsed = time.monotonic() - started
+            # Well inside WeChat's 5 s; not the 0.8 s deadline itself, which a loaded 2-core machine overruns.
+            assert content == prompt_text("replies/busy.txt"), content
+            assert elapsed < 3.0, elapsed
 
 
 def test_three_concurrent_retries_store_one_message_and_one_answer(passive_server: tuple[str, Settings]) -> None:
