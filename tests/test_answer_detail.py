@@ -30,7 +30,7 @@ def convo(module_conversation: Conversation) -> Conversation:
     ("娃才8个月，一天睡多长时间才够", "growth-sleep-hours", "12到16小时"),
     ("景德镇学校食堂做的饭菜会留样吗", "services-jingdezhen-school-meals", "48 小时"),
     ("兰溪图书馆一年办几回亲子活动", "services-lanxi-reading-venues", "3 次"),
-    ("孩子说学校安全课啥时候上，云溪是放假前讲吗", "services-yunxi-guardianship", "安全知识大讲堂"),
+    ("孩子说学校安全课啥时候上，云溪是放假前讲吗", "services-yunxi-school-safety", "安全知识大讲堂"),
 ])
 def test_the_line_that_answers_follows_the_gist(convo: Conversation, question: str, article: str,
                                                 expected: str) -> None:
