@@ -44,8 +44,9 @@ def test_shipped_artifact_loads_and_scores() -> None:
     model = load_risk_model()
     assert isinstance(model, RiskModel)
     # Small enough to ship in the package and the git history (character + word grams, four heads: about 12 MB
-    # with the 15,034-line corpus; each vectorizer is capped at 60,000 features, so it grows little with more data).
-    assert ARTIFACT_PATH.stat().st_size < 13_000_000
+    # with the 15,034-line corpus, 13.4 MB with 18,012 lines; each vectorizer is capped at 60,000 features, so it
+    # grows only as the weights compress less).
+    assert ARTIFACT_PATH.stat().st_size < 15_000_000
     assert 0 < model.thresholds["red"] <= 0.5 and 0 < model.thresholds["risk"] <= 0.5
     scores = model.score("我孙子刚才喝了一口敌敌畏，嘴里都是味道")
     assert scores.level == "red" and scores.category == "emergency" and scores.situation == "poisoning"
