@@ -240,3 +240,14 @@ def test_every_template_has_sources() -> None:
     entries = yaml.safe_load((CRISIS_DIR / "sources.yaml").read_text("utf-8"))["templates"]
     assert set(entries) == set(all_templates())
     assert all(entries[name] for name in entries)
+
+
+def test_eye_chemical_reply_fits_lime_as_well_as_a_bottle() -> None:
+    # 「眼睛里进了石灰」 was told to bring the pesticide bottle to the doctor.
+    text = crisis_reply(triage("孩子跟人闹着玩，眼睛里进了石灰，咋整"))
+    assert "农药" not in text and "带给医生看" in text
+
+
+def test_self_harm_reply_sends_the_child_to_be_seen_after_the_wound() -> None:
+    text = crisis_reply(red("self_harm"))
+    assert "心理科" in text and "按住伤口" in text
