@@ -13,7 +13,6 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.pinyin_dict import pinyin_dict
 
 _LATIN_RUN = re.compile(r"[a-z]+(?:[ '\-]?[a-z]+)*")
-_HAS_LATIN = re.compile(r"[a-z]")
 _FINAL_NG = re.compile(r"([aei])ng$")
 
 
@@ -91,7 +90,7 @@ class SoundAlikes:
 
     def mixed_to_hanzi(self, text: str) -> str:
         """`我想zi杀` / `自sha` / `bu想活了` -> the term: a term written part in pinyin, part in characters."""
-        if self._mixed is None or not _HAS_LATIN.search(text):  # every variant holds a pinyin syllable
+        if self._mixed is None or not _LATIN_RUN.search(text):  # every variant holds a pinyin syllable
             return text
         return self._mixed[0].sub(lambda m: self._mixed[1][m.lastgroup or ""], text)
 
