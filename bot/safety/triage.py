@@ -29,6 +29,9 @@ from bot.safety.speaker import conversation_speaker, introduced_as
 log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
+# An all-clear in the newest message closes these for the whole conversation: 「已经找到了，在他同学家」 after
+# 「我们村有个孩子不见了」. Not suicide or abuse: a denial after a disclosure keeps the case.
+CLEARED_OVER_TURNS = frozenset({"missing"})
 # Matching time grows faster than the length of one long unpunctuated text, so a long message is read in
 # overlapping windows (a phrase or short sentence that straddles one boundary lies whole in the next window):
 # time then grows linearly with the length, and the whole message is always read.
@@ -131,8 +134,11 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     earlier = list(history)[-HISTORY_TURNS:]
     current = analyse_turn(text)
     signals = list(current.signals)
-    for turn, past_text in enumerate(reversed(earlier), start=1):
-        signals.extend(replace(s, turn=turn) for s in analyse_turn(past_text).signals)
+    past = [replace(s, turn=turn) for turn, past_text in enumerate(reversed(earlier), start=1)
+            for s in analyse_turn(past_text).signals]
+    # Only a case the conversation opened: 「…天黑才回来」 alone closes nothing.
+    closed = cleared_categories(current.text, lex) & CLEARED_OVER_TURNS & {s.category for s in past}
+    signals.extend(s for s in past if s.category not in closed)
     decision = score(signals, lex)
     for hit in current.guards:
         decision.reasons.append(f"guard {hit.guard}: {hit.text}")
@@ -143,7 +149,8 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     raised = lowered = False
     if scores is not None:
         raised, lowered = combine(decision, scores, guarded=bool(current.guards),
-                                  can_raise=long_enough(current.text) or scores.trigger_turn == -1,
+                                  # the conversation's words still read as a missing child once it is found
+                                  can_raise=(long_enough(current.text) or scores.trigger_turn == -1) and not closed,
                                   framed=any(g.guard in FRAMING_GUARDS for g in current.guards))
     elif semantic and decision.level == "green":
         # Without the model, the embedding is for what the lexicon missed entirely.

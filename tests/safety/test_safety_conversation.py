@@ -33,6 +33,18 @@ def test_red_history_dominates_a_later_all_clear() -> None:
     assert result.categories == ("suicide",)
 
 
+def test_a_missing_child_found_closes_the_conversation() -> None:
+    """Regression: 「已经找到了…没事了」 after 「孩子不见了」 stayed red (the earlier turn counted and the model,
+    reading the whole conversation, raised it again). Other risk said with the all-clear still counts."""
+    history = ["我们村有个孩子不见了", "家里人都在找"]
+    assert _triage("后来找到了，在他同学家，没事了，谢谢大家", history).level == "green"
+    assert _triage("手机已经找到了 孩子还没回来", ["孙子不见了"]).level == "red"
+    hurt = _triage("已经找到了 但是他身上好多伤 说是被人打的", ["孙子不见了"])
+    assert hurt.level == "red" and "abuse" in hurt.categories
+    # A denial after a disclosure of suicidal talk keeps the case.
+    assert _triage("开玩笑的，没事了", ["孙子说他不想活了"]).level == "red"
+
+
 def test_only_recent_turns_count() -> None:
     history = ["孙子说他不想活了"] + ["低保怎么申请"] * 5
     assert triage("谢谢", history, semantic=False).level == "green"
