@@ -89,6 +89,16 @@ def test_model_raises_what_the_rules_missed() -> None:
     assert raised and not lowered and decision.level == "red" and decision.categories() == ("suicide",)
 
 
+def test_a_word_sense_guard_does_not_make_the_model_need_more_certainty() -> None:
+    """Regression: 「打工」 (the objects guard: 打 is no beating) counted as a guard that frames the message as no
+    event, so the model needed p_red 0.8 instead of 0.4: a stepfather's night visits to a child's bed, told with
+    「我妈在外地打工」, came out yellow."""
+    result = triage("继父晚上老是钻到我被窝里 我妈在外地打工 我好怕今晚")
+    assert any(r.startswith("guard objects") for r in result.reasons)
+    assert result.scores is not None and result.scores["p_red"] < 0.8
+    assert result.level == "red"
+
+
 def test_rules_red_from_a_combination_is_a_floor_the_model_cannot_lower() -> None:
     decision = Decision()
     decision.raise_to("suicide", "red", "method+intent", ["不想活了", "农药"])
