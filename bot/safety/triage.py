@@ -29,11 +29,11 @@ from bot.safety.speaker import conversation_speaker, introduced_as
 log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 5  # earlier user messages that still count for the conversation's risk
-# An all-clear in the newest message closes these for the whole conversation: 「已经找到了，在他同学家」 after
-# 「我们村有个孩子不见了」. Not suicide or abuse: a denial after a disclosure keeps the case.
+# An all-clear in the newest message closes these for the whole conversation: 「娃儿找回来了，在他姑姑家」 after
+# 「村里有个娃儿不见了」. Not suicide or abuse: a denial after a disclosure keeps the case.
 CLEARED_OVER_TURNS = frozenset({"missing"})
 # Guards that only tell another sense of a word (打针, 手机掉水里): they say nothing about whether anything
-# happened, so they do not make the model need more certainty (「伤口很深还在渗血…不肯带她去打针」 was green).
+# happened, so they do not make the model need more certainty (「伤口好深一直在渗血…不肯带去打针」 was green).
 WORD_SENSE_GUARDS = frozenset({"objects"})
 # Matching time grows faster than the length of one long unpunctuated text, so a long message is read in
 # overlapping windows (a phrase or short sentence that straddles one boundary lies whole in the next window):
@@ -151,7 +151,8 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
     scores = _model_scores(model, text, earlier) if model is not None else None
     raised = lowered = False
     if scores is not None:
-        raised, lowered = combine(decision, scores, guarded=any(g.guard not in WORD_SENSE_GUARDS for g in current.guards),
+        guarded = any(g.guard not in WORD_SENSE_GUARDS for g in current.guards)
+        raised, lowered = combine(decision, scores, guarded=guarded,
                                   # the conversation's words still read as a missing child once it is found
                                   can_raise=(long_enough(current.text) or scores.trigger_turn == -1) and not closed,
                                   framed=any(g.guard in FRAMING_GUARDS for g in current.guards))

@@ -34,10 +34,10 @@ def test_red_history_dominates_a_later_all_clear() -> None:
 
 
 def test_a_missing_child_found_closes_the_conversation() -> None:
-    """Regression: 「已经找到了…没事了」 after 「孩子不见了」 stayed red (the earlier turn counted and the model,
+    """Regression: 「找回来了…没事了」 after 「娃儿不见了」 stayed red (the earlier turn counted and the model,
     reading the whole conversation, raised it again). Other risk said with the all-clear still counts."""
-    history = ["我们村有个孩子不见了", "家里人都在找"]
-    assert _triage("后来找到了，在他同学家，没事了，谢谢大家", history).level == "green"
+    history = ["村里有个娃儿不见了 大家帮忙找找", "他奶奶急得直哭"]
+    assert _triage("娃儿找回来了 在他姑姑家 没事了 谢谢大伙", history).level == "green"
     assert _triage("手机已经找到了 孩子还没回来", ["孙子不见了"]).level == "red"
     hurt = _triage("已经找到了 但是他身上好多伤 说是被人打的", ["孙子不见了"])
     assert hurt.level == "red" and "abuse" in hurt.categories
