@@ -13,13 +13,18 @@ def _norm(text: str) -> str:
     return "".join(text.split())
 
 
-def covers(texts: Iterable[str], facts: list[list[str]]) -> bool:
-    """True when the texts together contain one spelling of every fact."""
+def _spellings(fact: str | list[str]) -> list[str]:
+    # A bare string is one spelling; iterating it would accept any single character.
+    return [fact] if isinstance(fact, str) else list(fact)
+
+
+def covers(texts: Iterable[str], facts: list[list[str]] | list[str]) -> bool:
+    """True when the texts together contain one spelling of every fact (a fact is a spelling or a list of them)."""
     joined = _norm("".join(texts))
-    return all(any(_norm(spelling) in joined for spelling in fact) for fact in facts)
+    return all(any(_norm(spelling) in joined for spelling in _spellings(fact)) for fact in facts)
 
 
-def first_covering_rank(hits: list[Hit], facts: list[list[str]]) -> int | None:
+def first_covering_rank(hits: list[Hit], facts: list[list[str]] | list[str]) -> int | None:
     """1-based rank k at which the top-k hits first cover all facts."""
     for k in range(1, len(hits) + 1):
         if covers((h.text for h in hits[:k]), facts):
