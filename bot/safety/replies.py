@@ -14,8 +14,13 @@ Fallback order (the first file that exists):
                   the one at risk (speaker guardian_self, or an adult who writes 我), and to
                   red_adult_crisis(_child) when another adult is (a neighbour reporting an old woman, a parent
                   whose mother says she is done with living; bot.safety.subject)
-  otherwise:      <level>_<category>_<speaker>, <level>_default_<speaker>, <level>_<category>, <level>_default
-where <speaker> is "child" for a child (other speakers have no variant of their own).
+  otherwise:      for a child: <level>_<category>_child, <level>_default_child, <level>_<category>, <level>_default;
+                  for a parent away or a bystander: <level>_<category>_<speaker>, <level>_<category>,
+                  <level>_default_<speaker>, <level>_default (what happened matters more than who writes:
+                  a parent's missing child gets the missing text before a general one)
+A parent working away cannot 「先让孩子待在您身边」: their text asks them to send someone who can. A bystander
+(a neighbour, a teacher) is thanked for speaking up, told to call 110 and not to confront anyone alone, and
+pointed to the child's family, school and the village 儿童主任.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from bot.safety.subject import AT_RISK_OWN_LIFE
 
 # Adults who are not carers writing about a child: their 我 is themselves.
 _ADULT_SPEAKERS = frozenset({"guardian_self", "guardian_about_child", "parent", "bystander"})
+# Adults who are not beside the child or not its family: texts of their own where one exists.
+_AWAY_OR_OUTSIDE = frozenset({"parent", "bystander"})
 
 
 @lru_cache(maxsize=64)
@@ -57,6 +64,8 @@ def template_candidates(triage: Triage) -> list[str]:
         return [name for stem in (f"red_emergency_{situation}", "red_emergency_other")
                 for name in [*(f"{stem}_{v}" for v in variant), stem]]
     stems = [f"{level}_{category}", f"{level}_default"]
+    if triage.speaker in _AWAY_OR_OUTSIDE:
+        return [name for stem in stems for name in (f"{stem}_{triage.speaker}", stem)]
     return [f"{stem}_{v}" for stem in stems for v in variant] + stems
 
 

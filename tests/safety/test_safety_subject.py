@@ -60,4 +60,5 @@ def test_an_adult_who_writes_about_their_own_death_gets_the_text_for_themselves(
 def test_a_carer_about_a_child_keeps_the_child_safety_text() -> None:
     result = triage("孙子说他不想活了，把自己关在屋里")
     assert template_name(result) == "red_suicide"
-    assert template_name(Triage("red", ("suicide",), speaker="bystander", subject="unknown")) == "red_suicide"
+    # A bystander about a child gets the child-safety text written for someone outside the family.
+    assert template_name(Triage("red", ("suicide",), speaker="bystander", subject="unknown")) == "red_suicide_bystander"
