@@ -70,3 +70,21 @@ def test_an_introduction_with_a_question_goes_to_search() -> None:
 def test_asking_for_a_real_teacher_is_asking_for_a_person() -> None:
     intent = detect_intent("我想找个真人老师说说话")
     assert intent is not None and intent.name == "human"
+
+
+@pytest.mark.parametrize("text", ["能不能找个真的人聊聊", "我想换个活人跟我说说", "请个老师跟我讲讲",
+                                  "不想跟机器人说了", "叫个工作人员来"])
+def test_asking_for_a_person_in_other_words(text: str) -> None:
+    intent = detect_intent(text)
+    assert intent is not None and intent.name == "human", text
+
+
+@pytest.mark.parametrize("text", ["你们是干啥子的", "这个是搞么子的？", "你能帮我些啥", "你是机器人吗", "这是什么公众号"])
+def test_asking_what_tongban_is_gets_the_menu(text: str) -> None:
+    intent = detect_intent(text)
+    assert intent is not None and intent.name == "menu", text
+
+
+@pytest.mark.parametrize("text", ["能不能找个人帮我带孩子", "找个老师给孙子补课要多少钱", "你们村的儿童主任是干啥的"])
+def test_a_real_question_about_people_is_not_an_intent(text: str) -> None:
+    assert detect_intent(text) is None, text
