@@ -313,6 +313,16 @@ def test_a_follow_up_gets_the_line_it_asks_about_not_the_whole_answer_again(conv
     assert second.sources[0]["doc_id"] == first.sources[0]["doc_id"]
 
 
+def test_a_follow_up_asking_only_how_often_gets_the_line_that_says_how_often(convo: Conversation) -> None:
+    # 「多久查一次」 has no topic word of its own: the line of the same answer that states a frequency answers it,
+    # instead of the whole answer again.
+    first = ask(convo, "我们兰溪这边 学校给娃查不查视力", user="fu3")
+    again = ask(convo, "多久查一次", user="fu3")
+    assert first.grounded and again.grounded and again.reply_text != first.reply_text
+    assert "每年" in again.reply_text.splitlines()[0]
+    assert not any(re.match(r"^\d\. ", line) for line in again.reply_text.splitlines())
+
+
 def test_a_follow_up_no_line_answers_gets_the_whole_answer(convo: Conversation) -> None:
     ask(convo, "孩子近视了怎么办", user="fu2")
     again = ask(convo, "要多久复查一次", user="fu2")

@@ -264,7 +264,7 @@ class ExtractiveComposer:
                 local = next((h for h in hits[:TOP_FOR_ANSWER] if h.metadata["kind"] == "policy" or h in articles), None)
                 article_hit = local if local is not None and local.metadata["kind"] == "outreach" else None
         if article_hit is not None:
-            narrow = self._focused(focus, article_hit) if focus else None
+            narrow = self._focused(focus, article_hit, question) if focus else None
             return narrow or self._from_article(question, article_hit, hits)
         policy = [h for h in hits if h.metadata["kind"] == "policy"][:POLICY_HITS]
         if not policy:
@@ -400,24 +400,47 @@ class ExtractiveComposer:
                 return other
         return None
 
-    def _focused(self, focus: str, top: Hit) -> Composed | None:
-        """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None."""
+    def _focused(self, focus: str, top: Hit, question: str = "") -> Composed | None:
+        """The article's lines (steps, 要警惕, 说明) that answer the follow-up's own words, or None. A follow-up
+        that only asks for a kind of answer (「多久查一次」, 「找哪个」) gets the line that states one."""
         article = self.articles[top.doc_id]
         asked = {t for t in words(expand_query(focus)) if len(t) >= 2}
         total = sum(self.idf(t) for t in asked)
-        if not asked or total == 0:
-            return None
         lines = list(dict.fromkeys([*article.steps, *article.warnings, *_explained_lines(article)]))
-        scored = [(sum(self.idf(t) for t in asked & set(tokenize(line))) / total, i, line) for i, line in enumerate(lines)]
-        best = sorted((item for item in scored if item[0] >= FOCUS_MIN_SHARE), key=lambda item: (-item[0], item[1]))
+        best: list[tuple[float, int, str]] = []
+        if asked and total:
+            scored = [(sum(self.idf(t) for t in asked & set(tokenize(line))) / total, i, line)
+                      for i, line in enumerate(lines)]
+            best = sorted((item for item in scored if item[0] >= FOCUS_MIN_SHARE), key=lambda item: (-item[0], item[1]))
         if not best:
-            return None
+            typed = self._typed_line(focus, question, [article.one_liner, *lines])
+            if typed is None:
+                return None
+            best = [(1.0, 0, typed)]
         kept = sorted(best[:FOCUS_LINES], key=lambda item: item[1])
         body = "".join(line if line.endswith(("。", "！", "？")) else f"{line}。" for _, _, line in kept)
         if article.place:
             body = self._with_place(top, body)
         sources = (self._article_source(article, top),)
         return Composed(body=body, sources=sources, evidence=(*lines, top.text))
+
+    def _typed_line(self, focus: str, question: str, lines: list[str]) -> str | None:
+        """The line that states the kind of answer the follow-up asks for (how often, who, where, free, when; a
+        number only for a number question), best about the joined question; None when the follow-up asks for no
+        kind, or no line states it."""
+        kinds = asked_types(focus)
+        if not kinds:
+            return None
+        # The follow-up's own topic words (「复查」 in 「要多久复查一次」) must be in the line; with none
+        # (「多久查一次」), the line must be about the joined question.
+        own, own_total = self._question_words(focus)
+        own = {t for t in own if not is_cue(t)}
+        query, total = (own, sum(self.idf(t) for t in own)) if own else self._question_words(question or focus)
+        floor = FOCUS_MIN_SHARE if own else FIGURE_MIN_SHARE
+        stating = [(self._share(query, set(tokenize(line)), total or 1.0), -i, line)
+                   for i, line in enumerate(lines) if line and any(holds(kind, line) for kind in kinds)]
+        stating = [item for item in stating if item[0] >= floor]
+        return max(stating)[2] if stating else None
 
     def _warnings_for(self, question: str, article: Article, budget: int = WARNING_BUDGET) -> str:
         """The article's 要警惕 lines that match the question best (in the article's order), within budget."""
