@@ -71,6 +71,8 @@ class Triage:
     speaker: str = "unknown"  # who is writing (bot.safety.speaker.SPEAKERS)
     # whose life is at risk in a suicide or despair message: writer, adult, child or unknown (bot.safety.subject)
     subject: str = "unknown"
+    # an abuse message in which the writer says they hit the child themselves (discipline), not someone else
+    writer_hits: bool = False
     explanation: tuple[str, ...] = ()  # plain Chinese for counsellors: the words that triggered, where, how sure
     scores: dict[str, Any] | None = field(default=None, compare=False)  # the risk model's probabilities
     # The level of each category (red or yellow), when triage computed them; empty for a Triage built elsewhere.

@@ -64,6 +64,9 @@ def template_candidates(triage: Triage) -> list[str]:
         return [name for stem in (f"red_emergency_{situation}", "red_emergency_other")
                 for name in [*(f"{stem}_{v}" for v in variant), stem]]
     stems = [f"{level}_{category}", f"{level}_default"]
+    if level == "yellow" and category == "abuse" and triage.writer_hits and triage.speaker != "child":
+        # The writer hit the child and asks what to do: what works instead, not 「还有人打孩子，请打110」.
+        return ["yellow_abuse_writer", *stems]
     if triage.speaker in _AWAY_OR_OUTSIDE:
         return [name for stem in stems for name in (f"{stem}_{triage.speaker}", stem)]
     return [f"{stem}_{v}" for stem in stems for v in variant] + stems

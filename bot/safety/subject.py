@@ -72,3 +72,20 @@ def risk_subject(text: str, speaker: str = "unknown") -> Subject:
         if not _QUOTE.search(window[:token.start()]):
             before_quote = subject
     return subject
+
+
+# The writer says they hit the child themselves, or asks whether hitting works (「我打过他几回也没用」,
+# 「打一顿管用不」): a question about discipline, answered with what to do instead, not as a report of
+# someone else's violence (「还有人打孩子，请打110」). Someone else hitting (「他爸打他，我拦不住」) does not match.
+_WRITER_HITS = re.compile(
+    r"(?:我|俺|阮|偶)(?:也|就|都|还|又|真|实在)?(?:忍不住|气得|气不过|一气之下|没忍住)?(?:动手)?"
+    r"(?:打|揍|抽|扇|收拾)(?:了|过)?(?:他|她|娃|孩子|孙子|孙女|外孙|崽|伢)?"
+    r"(?:几回|几次|一顿|几顿|两下|几下|一下|一巴掌|两巴掌|屁股)|"
+    r"(?:打|揍)(?:了|过)?(?:一顿|几顿|几回|几次|几下)?(?:也|都)(?:不管用|没用|不听|不改)|"
+    r"(?:打|揍)(?:一顿|几下|两下|一下)(?:管用|有用|行不行|可以不|要得不|中不中)"
+)
+
+
+def writer_hits(text: str) -> bool:
+    """Whether the normalised text says the writer hit the child, or asks if hitting would help."""
+    return bool(_WRITER_HITS.search(text))

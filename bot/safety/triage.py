@@ -23,7 +23,7 @@ from bot.safety.risk_model import RiskModel, RiskScores, load_risk_model
 from bot.safety.scoring import Decision, cleared_categories, combo_hits, score, settle
 from bot.safety.semantic import semantic_raise
 from bot.safety.situation import conversation_situation
-from bot.safety.subject import AT_RISK_OWN_LIFE, risk_subject
+from bot.safety.subject import AT_RISK_OWN_LIFE, risk_subject, writer_hits
 from bot.safety.speaker import conversation_speaker, introduced_as
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ def triage(text: str, history: Sequence[str] = (), *, semantic: bool = True, lea
         situation=situation,
         speaker=speaker,
         subject=subject,
+        writer_hits=decision.level != "green" and "abuse" in decision.categories() and writer_hits(current.text),
         explanation=explanation if decision.level != "green" else (),
         scores=scores.as_dict() if scores is not None else None,
         category_levels={c: decision.levels[c] for c in decision.categories()},

@@ -5,6 +5,8 @@ import pytest
 
 from bot.safety.model import Triage
 from bot.safety.replies import crisis_reply, template_candidates, template_name
+from bot.safety.normalise import normalise
+from bot.safety.subject import writer_hits
 from bot.safety.triage import triage
 
 AWAY = [("red", "abuse"), ("red", "sexual_abuse"), ("red", "suicide"), ("red", "self_harm"), ("red", "missing"),
@@ -60,3 +62,34 @@ def test_messages_from_outside_and_from_far_away_get_their_text(text: str, speak
     result = triage(text)
     assert result.level in ("red", "yellow") and result.speaker == speaker, result
     assert first_words in crisis_reply(result)
+
+
+@pytest.mark.parametrize(("text", "hits"), [
+    ("孙女十岁了还尿床 我揍过她几回也没用 到底咋办", True),
+    ("娃跟我顶嘴 打一顿管用不", True),
+    ("我没忍住扇了孩子一巴掌 心里难受", True),
+    ("他爸喝了酒就打他 我拦不住", False),
+    ("我被我爸打了一顿", False),
+    ("孩子被他后妈打得身上青一块紫一块", False),
+])
+def test_who_did_the_hitting(text: str, hits: bool) -> None:
+    assert writer_hits(normalise(text)) is hits
+
+
+def test_a_carer_who_hit_the_child_is_told_what_works_instead() -> None:
+    assert template_name(Triage("yellow", ("abuse",), speaker="guardian_about_child", writer_hits=True)) == \
+        "yellow_abuse_writer"
+    # A child who hit someone, or a red message, keeps its own text.
+    assert template_name(Triage("yellow", ("abuse",), speaker="child", writer_hits=True)) != "yellow_abuse_writer"
+    assert template_name(Triage("red", ("abuse",), speaker="guardian_about_child", writer_hits=True)) == "red_abuse"
+    result = triage("我忍不住打了孩子两巴掌 现在好后悔")
+    assert result.level == "yellow" and result.writer_hits, result
+    reply = crisis_reply(result)
+    assert "打骂管不住" in reply and "110" not in reply and "12356" in reply
+
+
+@pytest.mark.parametrize("text", ["他爸喝了酒就打他 我拦不住", "孩子被他后妈打得身上青一块紫一块"])
+def test_someone_else_hitting_keeps_the_abuse_text(text: str) -> None:
+    result = triage(text)
+    assert result.level in ("red", "yellow") and not result.writer_hits, result
+    assert template_name(result) != "yellow_abuse_writer"
