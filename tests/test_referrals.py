@@ -88,3 +88,16 @@ def test_asking_what_tongban_is_gets_the_menu(text: str) -> None:
 @pytest.mark.parametrize("text", ["能不能找个人帮我带孩子", "找个老师给孙子补课要多少钱", "你们村的儿童主任是干啥的"])
 def test_a_real_question_about_people_is_not_an_intent(text: str) -> None:
     assert detect_intent(text) is None, text
+
+
+@pytest.mark.parametrize("text", ["娃咳嗽 感冒药一次喝几毫升", "我自己血糖高 那个药能不能停", "外孙手上起疹子 这个软膏能不能长期用",
+                                  "头孢和阿莫西林哪种好"])
+def test_a_dose_or_a_choice_of_medicine_is_for_the_doctor(text: str) -> None:
+    intent = detect_intent(text)
+    assert intent is not None and intent.name == "medicine_dose", text
+    assert "医生" in intent.reply and "120" in intent.reply
+
+
+@pytest.mark.parametrize("text", ["维生素D每天给娃吃多少", "拉肚子喝补液盐一次喂多少", "退烧药啥时候该吃", "娃发烧了咋办"])
+def test_nutrients_and_care_questions_still_go_to_search(text: str) -> None:
+    assert detect_intent(text) is None, text
