@@ -101,3 +101,10 @@ def test_a_dose_or_a_choice_of_medicine_is_for_the_doctor(text: str) -> None:
 @pytest.mark.parametrize("text", ["维生素D每天给娃吃多少", "拉肚子喝补液盐一次喂多少", "退烧药啥时候该吃", "娃发烧了咋办"])
 def test_nutrients_and_care_questions_still_go_to_search(text: str) -> None:
     assert detect_intent(text) is None, text
+
+
+def test_a_childs_father_is_an_adult_whose_wages_go_to_the_labour_line() -> None:
+    # 「孩子他爸」 names an adult: his injury pay is a labour question, not a question about a child.
+    intent = detect_intent("孩子他爸在工地上摔伤了 老板不给工伤赔偿咋弄")
+    assert intent is not None and intent.name == "out_of_scope" and "12333" in intent.reply
+    assert detect_intent("孩子他爸不管娃 能不能申请困境儿童补贴") is None  # the child is still asked about

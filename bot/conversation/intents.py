@@ -23,6 +23,14 @@ _IN_SCOPE_RE = re.compile(
 )
 
 
+# 「孩子他爸」, 「娃她妈」, 「孙子他爹」 name an adult: their wages or lawsuit are not a question about a child.
+_ADULT_KIN_RE = re.compile(r"(?:孩子|娃儿|娃|孙子|孙女|外孙女|外孙|伢子|伢|崽)(?:他|她|的)?(?:爸爸|妈妈|爸|妈|爹|娘|老汉|老爸|老妈)")
+
+
+def _in_scope(text: str) -> bool:
+    return bool(_IN_SCOPE_RE.search(_ADULT_KIN_RE.sub("", text)))
+
+
 @dataclass(frozen=True)
 class Intent:
     name: str
@@ -47,7 +55,7 @@ def detect_intent(text: str, said: Said | None = None, remembered: Remembered | 
     for name, reply, patterns in _compiled():
         if not any(p.search(stripped) for p in patterns):
             continue
-        if name == "out_of_scope" and _IN_SCOPE_RE.search(stripped):
+        if name == "out_of_scope" and _in_scope(stripped):
             continue
         if name == "out_of_scope":
             return _out_of_scope(stripped)
@@ -57,7 +65,7 @@ def detect_intent(text: str, said: Said | None = None, remembered: Remembered | 
     if said is not None and said.statement_only:
         return _introduction(said, remembered)
     # Wages, lawsuits, papers: another public line answers these; a child or a covered topic still goes to search.
-    if referral_line(stripped) and not _IN_SCOPE_RE.search(stripped):
+    if referral_line(stripped) and not _in_scope(stripped):
         return _out_of_scope(stripped)
     return None
 
